@@ -9,7 +9,7 @@ venv: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q -e '.[server,dev]'
+	$(VENV)/bin/pip install -q -e '.[server,dev,workflow]'
 	touch $@
 
 lint: venv
