@@ -1,0 +1,151 @@
+"""Fetch each Majora record at most once per process, many at a time.
+
+Snakemake asks a storage object for ``exists``/``size``/``mtime``/``checksum`` many times, in every
+process that parses the workflow, and retrieves objects one after another. The storage plugin therefore
+submits each concrete query here as soon as its object is created; a bounded thread pool fetches the
+records concurrently (over the client's keep-alive session), and every later question about the query
+waits on the same memoised future.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from .queries import Query
+from .records import canonical_json, canonical_tsv, table_rows
+
+
+@dataclass(frozen=True)
+class Record:
+    """The canonical local bytes of one query's result and their sha256."""
+
+    body: bytes
+    digest: str  # hex sha256 of body
+
+    @property
+    def checksum(self) -> str:
+        """Snakemake's ``algorithm:hex`` form."""
+        return f"sha256:{self.digest}"
+
+
+def render(query: Query, payload: Any) -> Record:
+    """Turn a client payload into the canonical bytes of the local file."""
+    body = canonical_tsv(table_rows(query.kind, payload)) if query.table else canonical_json(payload)
+    return Record(body, hashlib.sha256(body).hexdigest())
+
+
+def _flag(value: str | None) -> bool | None:
+    return None if value is None else value == "true"
+
+
+def call_client(client: Any, query: Query) -> Any:
+    """Ask Majora for ``query`` through the client; None if the record does not exist."""
+    from .errors import NotFoundError  # lazy: keeps the discovery shim import cheap
+
+    try:
+        if query.kind == "biosample":
+            return client.get_biosample(query.key)
+        if query.kind == "sequencing":
+            runs = client.get_sequencing([query.key])
+            return runs.get(query.key) if isinstance(runs, dict) else None
+        if query.kind == "dataview":
+            return client.get_dataview(query.key)
+        if query.kind == "pag":
+            p = query.param
+            return client.get_pags(
+                query.key,
+                pass_=_flag(p("pass")),
+                fail=_flag(p("fail")),
+                public=_flag(p("public")),
+                private=_flag(p("private")),
+                service_name=p("service_name"),
+                published_after=p("published_after"),
+                published_before=p("published_before"),
+                suppressed_after=p("suppressed_after"),
+                mode=p("mode"),
+            )
+        return client.get_summary(gte_date=query.param("gte_date"))
+    except NotFoundError:
+        return None
+
+
+class _RateLimiter:
+    """Spaces request starts at least ``1/rate`` seconds apart across threads (None: no limit)."""
+
+    def __init__(self, rate: float | None) -> None:
+        self._interval = 1.0 / rate if rate else 0.0
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        if not self._interval:
+            return
+        with self._lock:
+            now = time.monotonic()
+            slot = max(now, self._next)
+            self._next = slot + self._interval
+        if slot > now:
+            time.sleep(slot - now)
+
+
+class RecordFetcher:
+    """Memoised, concurrent fetching of records by canonical query.
+
+    ``client_factory`` is called once, lazily, in a worker thread, so creating a fetcher (which happens
+    in every Snakemake process that parses the workflow) reads no config and opens no connection.
+    """
+
+    def __init__(
+        self,
+        client_factory: Callable[[], Any],
+        *,
+        concurrency: int = 8,
+        max_requests_per_second: float | None = None,
+    ) -> None:
+        self._client_factory = client_factory
+        self._client: Any = None
+        self._client_lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="majora-fetch")
+        self._futures: dict[str, Future[Record | None]] = {}
+        self._lock = threading.Lock()
+        self._limiter = _RateLimiter(max_requests_per_second)
+        self.requests = 0  # records actually requested from Majora by this process
+
+    def client(self) -> Any:
+        """The shared client, created on first use."""
+        with self._client_lock:
+            if self._client is None:
+                self._client = self._client_factory()
+            return self._client
+
+    def _fetch(self, query: Query) -> Record | None:
+        client = self.client()
+        self._limiter.wait()
+        with self._lock:
+            self.requests += 1
+        payload = call_client(client, query)
+        return None if payload is None else render(query, payload)
+
+    def submit(self, query: Query) -> Future[Record | None]:
+        """Start fetching ``query`` unless it already is; return its (shared) future."""
+        key = query.canonical
+        with self._lock:
+            fut = self._futures.get(key)
+            if fut is None:
+                fut = self._pool.submit(self._fetch, query)
+                self._futures[key] = fut
+            return fut
+
+    def get(self, query: Query) -> Record | None:
+        """The record for ``query`` (None if Majora has no such record); re-raises fetch errors."""
+        return self.submit(query).result()
+
+    def shutdown(self) -> None:
+        """Stop the worker threads (pending fetches are cancelled)."""
+        self._pool.shutdown(wait=False, cancel_futures=True)

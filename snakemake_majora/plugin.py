@@ -1,0 +1,334 @@
+"""Snakemake storage plugin for ``majora://`` queries (re-exported by ``snakemake_storage_plugin_majora``).
+
+Read-only. Each concrete query is fetched once per process, concurrently, as soon as its storage object
+is created (:mod:`snakemake_majora.fetch`); ``mtime`` comes from the ledger (:mod:`snakemake_majora.ledger`)
+because Majora has no last-modified time; the local copy is the record's canonical JSON (or TSV) bytes.
+Every request goes through :class:`snakemake_majora.client.MajoraClient`, whose token gate refreshes the
+shared credential under its lock. See docs/plugin.md.
+"""
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from snakemake_interface_common.exceptions import WorkflowError
+from snakemake_interface_storage_plugins.common import Operation
+from snakemake_interface_storage_plugins.io import IOCacheStorageInterface, Mtime
+from snakemake_interface_storage_plugins.settings import StorageProviderSettingsBase
+from snakemake_interface_storage_plugins.storage_object import StorageObjectRead
+from snakemake_interface_storage_plugins.storage_provider import (
+    ExampleQuery,
+    QueryType,
+    StorageProviderBase,
+    StorageQueryValidationResult,
+)
+
+from . import queries
+from .fetch import Record, RecordFetcher
+from .ledger import Ledger
+
+LEDGER_NAME = ".majora-ledger.json"
+
+# Deliberately no `from __future__ import annotations` here: interface-common reads field types at
+# runtime, and ints carry metadata["type"] so that CLI strings are converted under 1.23 and 1.24 (P4).
+
+
+@dataclass
+class StorageProviderSettings(StorageProviderSettingsBase):
+    """Settings of the ``majora`` storage provider: only names and paths, never secrets."""
+
+    domain: str | None = field(
+        default=None,
+        metadata={
+            "help": "Majora base URL, e.g. https://majora.covid19.climb.ac.uk/ (default: from the "
+            "snakemake-majora profile or MAJORA_DOMAIN).",
+            "env_var": True,
+        },
+    )
+    profile: str | None = field(
+        default=None,
+        metadata={
+            "help": "snakemake-majora profile to use (default: the config's default profile).",
+            "env_var": True,
+        },
+    )
+    config_file: str | None = field(
+        default=None,
+        metadata={
+            "help": "Path of the snakemake-majora YAML config (default: ~/.config/snakemake-majora/"
+            "config.yaml).",
+            "env_var": True,
+        },
+    )
+    token_file: str | None = field(
+        default=None,
+        metadata={
+            "help": "Path of the shared OAuth token file written by `snakemake-majora login` (a path, "
+            "never the token itself; default: from the profile).",
+            "env_var": True,
+        },
+    )
+    min_ttl: int = field(
+        default=0,
+        metadata={
+            "help": "Seconds the access token must stay valid after each check; the token is refreshed "
+            "(under the shared lock) when it would expire sooner. 0 uses the client's safety margin.",
+            "type": int,
+        },
+    )
+    fetch_concurrency: int = field(
+        default=8,
+        metadata={
+            "help": "How many Majora records one Snakemake process fetches at the same time.",
+            "type": int,
+        },
+    )
+    task_deadline: int = field(
+        default=1800,
+        metadata={
+            "help": "Seconds to wait for Majora's asynchronous tasks (PAG and dataview queries) before "
+            "giving up.",
+            "type": int,
+        },
+    )
+
+
+@dataclass(frozen=True)
+class ResolvedSettings:
+    """Validated plain values of :class:`StorageProviderSettings` (CLI strings and Snakefile kwargs)."""
+
+    domain: str | None
+    profile: str | None
+    config_file: str | None
+    token_file: str | None
+    min_ttl: int
+    fetch_concurrency: int
+    task_deadline: int
+    max_requests_per_second: float | None
+
+
+def _number(name: str, value: Any, kind: type, minimum: float, default: Any) -> Any:
+    if value is None or value == "":
+        return default
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        number = kind(value)
+    except (TypeError, ValueError):
+        flag = "--storage-majora-" + name.replace("_", "-")
+        raise WorkflowError(
+            f"majora storage setting {name}={value!r} is not {'an integer' if kind is int else 'a number'}; "
+            f"set {flag} (or {name}= in the storage directive) to a number >= {minimum}."
+        ) from None
+    if number < minimum:
+        raise WorkflowError(f"majora storage setting {name}={value!r} must be >= {minimum}.")
+    return number
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def resolve_settings(settings: StorageProviderSettings | None) -> ResolvedSettings:
+    """Validate and coerce settings; raise a one-line WorkflowError naming the bad one."""
+    s = settings if settings is not None else StorageProviderSettings()
+    return ResolvedSettings(
+        domain=_text(s.domain),
+        profile=_text(s.profile),
+        config_file=_text(s.config_file),
+        token_file=_text(s.token_file),
+        min_ttl=_number("min_ttl", s.min_ttl, int, 0, 0),
+        fetch_concurrency=_number("fetch_concurrency", s.fetch_concurrency, int, 1, 8),
+        task_deadline=_number("task_deadline", s.task_deadline, int, 1, 1800),
+        max_requests_per_second=_number(
+            "max_requests_per_second", s.max_requests_per_second, float, 0.001, None
+        ),
+    )
+
+
+def client_from_settings(conf: ResolvedSettings) -> Any:
+    """A :class:`MajoraClient` for these settings (reads config; no network until the first call)."""
+    from .client import MajoraClient  # lazy: the discovery shim must stay cheap and import-safe
+
+    overrides: dict[str, Any] = {"task_timeout": float(conf.task_deadline)}
+    if conf.domain:
+        overrides["domain"] = conf.domain
+    return MajoraClient.from_config(
+        profile=conf.profile,
+        config_file=conf.config_file,
+        token_file=conf.token_file,
+        min_ttl=conf.min_ttl,
+        **overrides,
+    )
+
+
+def _explain(err: BaseException, print_query: str) -> WorkflowError:
+    """A one-line WorkflowError for a failed fetch (the client's messages already say what to do)."""
+    return WorkflowError(f"Majora query {print_query} failed: {err}")
+
+
+class StorageProvider(StorageProviderBase):
+    """Provider for ``majora://`` queries. One instance per Snakemake process (and per storage tag)."""
+
+    def __post_init__(self) -> None:
+        # Runs in every process that parses the Snakefile: validate only, no network, no config reading.
+        self.conf = resolve_settings(self.settings)
+        self.fetcher = RecordFetcher(
+            lambda: client_from_settings(self.conf),
+            concurrency=self.conf.fetch_concurrency,
+            max_requests_per_second=self.conf.max_requests_per_second,
+        )
+        self.ledger = Ledger(Path(self.local_prefix) / LEDGER_NAME)
+
+    @classmethod
+    def example_queries(cls) -> list[ExampleQuery]:
+        """Example queries for Snakemake's plugin catalogue and tests."""
+        return [
+            ExampleQuery("majora://biosample/HOOT-00001", "A biosample as canonical JSON.", QueryType.INPUT),
+            ExampleQuery("majora://sequencing/20200601_RUN", "A sequencing run as JSON.", QueryType.INPUT),
+            ExampleQuery("majora://dataview/PHE1.tsv", "A Majora dataview as a TSV table.", QueryType.INPUT),
+            ExampleQuery(
+                "majora://pag/cog-uk-elan-minimal-qc?pass=true&published_after=2021-01-01",
+                "Published artifact groups passing a QC test, published after a date (JSON).",
+                QueryType.INPUT,
+            ),
+            ExampleQuery(
+                "majora://summary?gte_date=2021-01-01", "Majora's sequencing summary.", QueryType.INPUT
+            ),
+        ]
+
+    def rate_limiter_key(self, query: str, operation: Operation) -> Any:
+        """One key for all queries: they all go to the same server."""
+        return "majora"
+
+    def default_max_requests_per_second(self) -> float:
+        """Only used if Snakemake's own limiter were on; ours applies to real HTTP requests."""
+        return 50.0
+
+    def use_rate_limiter(self) -> bool:
+        # Snakemake's limiter wraps every exists/size/mtime call, which here are memoised lookups;
+        # throttling those would slow big workflows for nothing. max_requests_per_second is applied to
+        # the real HTTP requests in the fetcher instead.
+        return False
+
+    @classmethod
+    def is_valid_query(cls, query: str) -> StorageQueryValidationResult:
+        """Accept the documented majora:// forms (wildcards allowed); never raises."""
+        reason = queries.validate(query)
+        return StorageQueryValidationResult(query=query, valid=reason is None, reason=reason)
+
+    def postprocess_query(self, query: str) -> str:
+        """Canonical spelling (sorted, normalised filters) for concrete valid queries."""
+        return queries.canonicalise(query)
+
+    def safe_print(self, query: str) -> str:
+        """Queries carry no secrets (credentials live in the token file), so print them as they are."""
+        return query
+
+
+class StorageObject(StorageObjectRead):
+    """One ``majora://`` query. Starts fetching as soon as it is created with a concrete query."""
+
+    def __post_init__(self) -> None:
+        self._parsed: queries.Query | None = None
+        if not queries.has_wildcards(self.query) and queries.validate(self.query) is None:
+            self._parsed = queries.parse(self.query)
+            # Snakemake creates all objects of a DAG level before it asks about any of them, and then
+            # asks one by one; starting the fetch here is what makes N records arrive in parallel.
+            self.provider.fetcher.submit(self._parsed)
+
+    # -- helpers -------------------------------------------------------------------------------------
+
+    @property
+    def parsed(self) -> queries.Query:
+        if self._parsed is None:
+            raise WorkflowError(queries.validate(self.query) or f"query {self.query} still has wildcards")
+        return self._parsed
+
+    def _record(self) -> Record | None:
+        """The memoised record (None: Majora has no such record). Errors become WorkflowError."""
+        from .errors import MajoraError
+
+        try:
+            return self.provider.fetcher.get(self.parsed)
+        except MajoraError as e:
+            raise _explain(e, self.print_query) from None
+
+    def _existing(self) -> Record:
+        rec = self._record()
+        if rec is None:
+            raise FileNotFoundError(f"{self.print_query} does not exist on Majora")
+        return rec
+
+    def _mtime(self, rec: Record) -> float:
+        return self.provider.ledger.first_seen(self.parsed.canonical, rec.digest)
+
+    # -- StorageObjectRead ---------------------------------------------------------------------------
+
+    def local_suffix(self) -> str:
+        """``<kind>/<id>.json`` etc.; for wildcard queries the same with the wildcards left in."""
+        if self._parsed is not None:
+            return self._parsed.local_suffix
+        return queries.pattern_suffix(self.query)
+
+    async def inventory(self, cache: IOCacheStorageInterface) -> None:
+        """Fill Snakemake's IO cache from the (single) fetch of this record."""
+        from .errors import MajoraError
+
+        if self._parsed is None:
+            return
+        try:
+            rec = self.provider.fetcher.get(self._parsed)
+        except MajoraError:
+            return  # exists() re-raises the memoised error with Snakemake's context
+        key = self.cache_key()
+        cache.exists_in_storage[key] = rec is not None
+        if rec is not None:
+            cache.mtime[key] = Mtime(storage=self._mtime(rec))
+            cache.size[key] = len(rec.body)
+            cache.checksum[key] = rec.checksum
+
+    def get_inventory_parent(self) -> str | None:
+        return None
+
+    def cleanup(self) -> None:
+        """Nothing beyond the local copy, which Snakemake deletes itself."""
+
+    def exists(self) -> bool:
+        return self._record() is not None
+
+    def mtime(self) -> float:
+        """First time the current content was seen (Majora has no last-modified time)."""
+        return self._mtime(self._existing())
+
+    def size(self) -> int:
+        return len(self._existing().body)
+
+    def checksum(self) -> str | None:
+        """``sha256:<hex>`` of the canonical local bytes."""
+        return self._existing().checksum
+
+    def retrieve_object(self) -> None:
+        """Write the canonical bytes atomically to ``local_path()`` with the record's mtime."""
+        rec = self._record()
+        if rec is None:
+            raise WorkflowError(f"{self.print_query} does not exist on Majora.")
+        dest = Path(self.local_path())
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=dest.name + ".", suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(rec.body)
+            os.chmod(tmp, 0o644)
+            mtime = self._mtime(rec)
+            # local == storage mtime: Snakemake re-downloads only when the record really changed.
+            os.utime(tmp, (mtime, mtime))
+            os.replace(tmp, dest)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
