@@ -1,0 +1,88 @@
+"""Settings of the majora storage provider: CLI parsing under interface-common, coercion, clear errors."""
+
+import dataclasses
+
+import configargparse
+import pytest
+from snakemake_interface_common.exceptions import WorkflowError
+from snakemake_interface_storage_plugins.registry import StoragePluginRegistry
+
+from snakemake_majora.plugin import StorageProviderSettings, resolve_settings
+
+
+def _settings(argv):
+    plugin = StoragePluginRegistry().get_plugin("majora")
+    parser = configargparse.ArgumentParser()
+    plugin.register_cli_args(parser, "storage")
+    args = parser.parse_args(argv)
+    return plugin.get_settings(args).get_settings(None)
+
+
+def test_every_field_has_default_and_help_and_no_secret_field():
+    for f in dataclasses.fields(StorageProviderSettings):
+        assert f.default is not dataclasses.MISSING, f.name
+        assert f.metadata["help"].endswith((".", ")")), f.name
+        for word in ("secret", "password", "api_key", "access_token"):
+            assert word not in f.name
+
+
+def test_defaults_resolve():
+    conf = resolve_settings(_settings([]))
+    assert conf.fetch_concurrency == 8 and conf.min_ttl == 0 and conf.task_deadline == 1800
+    assert conf.domain is None and conf.max_requests_per_second is None
+
+
+def test_cli_values_are_converted():
+    conf = resolve_settings(
+        _settings(
+            [
+                "--storage-majora-fetch-concurrency", "16",
+                "--storage-majora-min-ttl", "300",
+                "--storage-majora-max-requests-per-second", "2.5",
+                "--storage-majora-token-file", "/tmp/t.json",
+                "--storage-majora-profile", "staging",
+            ]
+        )
+    )
+    assert conf.fetch_concurrency == 16 and conf.min_ttl == 300
+    assert conf.max_requests_per_second == 2.5
+    assert conf.token_file == "/tmp/t.json" and conf.profile == "staging"
+
+
+def test_env_vars_for_paths(monkeypatch):
+    monkeypatch.setenv("SNAKEMAKE_STORAGE_MAJORA_TOKEN_FILE", "/srv/majora/token.json")
+    monkeypatch.setenv("SNAKEMAKE_STORAGE_MAJORA_DOMAIN", "https://majora.example.org/")
+    conf = resolve_settings(_settings([]))
+    assert conf.token_file == "/srv/majora/token.json"
+    assert conf.domain == "https://majora.example.org/"
+
+
+def test_bad_cli_value_is_a_clear_error():
+    with pytest.raises(WorkflowError, match=r"fetch_concurrency|fetch-concurrency"):
+        resolve_settings(_settings(["--storage-majora-fetch-concurrency", "lots"]))
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expect"),
+    [
+        ("fetch_concurrency", "many", "is not an integer"),
+        ("fetch_concurrency", 0, "must be >= 1"),
+        ("min_ttl", -5, "must be >= 0"),
+        ("task_deadline", True, "is not an integer"),
+        ("max_requests_per_second", "fast", "is not a number"),
+    ],
+)
+def test_bad_directive_values_are_clear_errors(name, value, expect):
+    """Values from the Snakefile's storage directive bypass the CLI parser; the provider checks them."""
+    s = StorageProviderSettings()
+    s.__dict__[name] = value
+    with pytest.raises(WorkflowError, match=expect) as exc:
+        resolve_settings(s)
+    assert name in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_directive_strings_are_coerced():
+    s = StorageProviderSettings()
+    s.__dict__.update(fetch_concurrency="4", max_requests_per_second="10")
+    conf = resolve_settings(s)
+    assert conf.fetch_concurrency == 4 and conf.max_requests_per_second == 10.0
