@@ -1,0 +1,160 @@
+"""Admin operations behind the CLI (users, apps, API keys, dataview grants). Django must be configured."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+
+from django.contrib.auth.models import Permission, User
+from django.db import transaction
+from django.utils import timezone
+
+from snakemake_majora.server.majora2 import models
+
+DEFAULT_REDIRECT_URIS = ["http://127.0.0.1/o/callback/", "http://localhost/o/callback/"]
+ORG_NAMES = {
+    "HOOT": "Hypothetical University of Hooting",
+    "BIRM": "University of Birmingham",
+    "CAMB": "University of Cambridge",
+    "EDIN": "University of Edinburgh",
+    "LOND": "London Sequencing Hub",
+    "NORW": "Quadram Institute Bioscience",
+    "CWAR": "Cardiff Wales Sequencing Centre",
+}
+
+
+class AdminError(Exception):
+    """An admin command failed for a reason the user can fix; carries a sysexits code."""
+
+    def __init__(self, message: str, code: int = 65) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def get_org(code: str) -> models.Institute:
+    code = code.upper()
+    org, _ = models.Institute.objects.get_or_create(code=code, defaults={"name": ORG_NAMES.get(code, code)})
+    return org
+
+
+def majora_permissions(codenames: list[str] | None = None) -> list[Permission]:
+    """Resolve ``majora2.<codename>`` strings (or all majora2 permissions when None)."""
+    qs = Permission.objects.filter(content_type__app_label="majora2")
+    if codenames is None:
+        return list(qs)
+    wanted = {}
+    for name in codenames:
+        app, _, code = name.partition(".")
+        if app != "majora2" or not code:
+            raise AdminError(f"permission {name!r} is not of the form majora2.<codename>", 64)
+        wanted[code] = name
+    found = {p.codename: p for p in qs.filter(codename__in=list(wanted))}
+    missing = sorted(set(wanted) - set(found))
+    if missing:
+        raise AdminError(f"unknown permission(s): {', '.join('majora2.' + m for m in missing)}", 64)
+    return list(found.values())
+
+
+def add_user(
+    username: str,
+    password: str,
+    *,
+    org: str = "HOOT",
+    perms: list[str] | None = None,
+    all_perms: bool = False,
+) -> dict:
+    """Create or update a user with a Profile in ``org`` and the given permissions."""
+    if not username or not password:
+        raise AdminError("username and password must be non-empty", 64)
+    with transaction.atomic():
+        user, created = User.objects.get_or_create(username=username)
+        user.set_password(password)
+        user.is_active = True
+        user.save()
+        institute = get_org(org)
+        models.Profile.objects.update_or_create(
+            user=user, defaults={"institute": institute, "is_revoked": False}
+        )
+        granted = majora_permissions(None if all_perms else (perms or []))
+        if all_perms or perms:
+            user.user_permissions.add(*granted)
+    return {
+        "username": username,
+        "created": created,
+        "org": institute.code,
+        "permissions": sorted(f"majora2.{p.codename}" for p in user.user_permissions.all()),
+    }
+
+
+def add_app(name: str, redirect_uris: list[str] | None = None) -> dict:
+    """Register a confidential authorization-code client; returns the plaintext secret once."""
+    from oauth2_provider.generators import generate_client_secret
+    from oauth2_provider.models import Application
+
+    from snakemake_majora.server.oauth import redirect_uri_acceptable
+
+    uris = redirect_uris or DEFAULT_REDIRECT_URIS
+    bad = [u for u in uris if not redirect_uri_acceptable(u)]
+    if bad:
+        raise AdminError(
+            f"redirect URI {bad[0]!r} rejected: use https, or http on 127.0.0.1/localhost only", 64
+        )
+    secret = generate_client_secret()  # DOT 3 hashes it on save: keep the plaintext now
+    app = Application.objects.create(
+        name=name,
+        client_type=Application.CLIENT_CONFIDENTIAL,
+        authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
+        redirect_uris=" ".join(uris),
+        client_secret=secret,
+        hash_client_secret=True,
+        skip_authorization=False,
+        algorithm="",
+    )
+    return {"client_id": app.client_id, "client_secret": secret, "name": name, "redirect_uris": uris}
+
+
+def _profile(username: str) -> models.Profile:
+    profile = models.Profile.objects.select_related("user").filter(user__username=username).first()
+    if profile is None:
+        raise AdminError(f"no user {username!r} with a profile; create it with 'adduser' first", 66)
+    return profile
+
+
+def api_key(username: str, days: float = 3, permission: str | None = None) -> dict:
+    """Issue a legacy API key valid from now for ``days`` (negative days gives an expired key)."""
+    profile = _profile(username)
+    if permission:
+        majora_permissions([permission])
+    now = timezone.now()
+    start, end = (now - dt.timedelta(seconds=1), now + dt.timedelta(days=days))
+    if days <= 0:
+        start, end = now + dt.timedelta(days=days) - dt.timedelta(days=1), now + dt.timedelta(days=days)
+    key = models.ProfileAPIKey.objects.create(
+        profile=profile,
+        key=secrets.token_urlsafe(32),
+        permission=permission or "",
+        validity_start=start,
+        validity_end=end,
+    )
+    return {"username": username, "key": key.key, "valid_until": end.isoformat(), "permission": permission}
+
+
+def grant_dataview(username: str, code: str, days: float = 30) -> dict:
+    """Grant a user read access to dataview ``code`` for ``days`` (Majora's grant_dataview)."""
+    profile = _profile(username)
+    mdv = models.MajoraDataviewDefinition.objects.filter(code_name=code).first()
+    if mdv is None:
+        raise AdminError(
+            f"no dataview {code!r}; run 'seed' first or pick one of: "
+            + ", ".join(models.MajoraDataviewDefinition.objects.values_list("code_name", flat=True))
+            or "(none)",
+            66,
+        )
+    now = timezone.now()
+    start, end = now - dt.timedelta(seconds=1), now + dt.timedelta(days=days)
+    if days <= 0:
+        start, end = now + dt.timedelta(days=days) - dt.timedelta(days=30), now + dt.timedelta(days=days)
+    models.MajoraDataviewUserPermission.objects.create(
+        profile=profile, dataview=mdv, validity_start=start, validity_end=end
+    )
+    return {"username": username, "mdv": code, "valid_until": end.isoformat()}

@@ -1,0 +1,123 @@
+"""Play the browser in the authorization-code flow: log in, approve, return the callback URL."""
+
+from __future__ import annotations
+
+from html.parser import HTMLParser
+from urllib.parse import parse_qs, urljoin, urlsplit
+
+import requests
+
+
+class ApproveError(Exception):
+    """The approval could not be completed; the message says why (never contains the password)."""
+
+    def __init__(self, message: str, code: int = 77) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class _FormParser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.inputs: dict[str, str] = {}
+        self.in_pre = False
+        self.pre = ""
+        self.in_h2 = False
+        self.h2 = ""
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "input" and a.get("name") and a.get("type", "text") in ("hidden", "text", "password"):
+            self.inputs[a["name"]] = a.get("value") or ""
+        elif tag == "pre" and a.get("id") == "full_uri":
+            self.in_pre = True
+        elif tag == "h2":
+            self.in_h2 = True
+
+    def handle_endtag(self, tag):
+        if tag == "pre":
+            self.in_pre = False
+        elif tag == "h2":
+            self.in_h2 = False
+
+    def handle_data(self, data):
+        if self.in_pre:
+            self.pre += data
+        if self.in_h2:
+            self.h2 += data
+
+
+def _parse(html: str) -> _FormParser:
+    p = _FormParser()
+    p.feed(html)
+    return p
+
+
+def _check_redirect(location: str) -> None:
+    err = parse_qs(urlsplit(location).query).get("error")
+    if err:
+        raise ApproveError(
+            f"authorization refused by the server: {err[0]} (check the requested scopes, "
+            "the user's permissions and the client's redirect URI)"
+        )
+
+
+def approve(base_url: str, username: str, password: str, authorize_url: str, timeout: float = 30) -> str:
+    """Log in as ``username`` at ``base_url``, approve ``authorize_url``; return the full callback URL."""
+    base = base_url if base_url.endswith("/") else base_url + "/"
+    login_url = urljoin(base, "accounts/login/")
+    with requests.Session() as s:
+        try:
+            r = s.get(login_url, timeout=timeout)
+            r.raise_for_status()
+            csrf = _parse(r.text).inputs.get("csrfmiddlewaretoken", "")
+            r = s.post(
+                login_url,
+                data={"csrfmiddlewaretoken": csrf, "username": username, "password": password, "next": "/"},
+                headers={"Referer": login_url},
+                allow_redirects=False,
+                timeout=timeout,
+            )
+            if r.status_code != 302:
+                raise ApproveError(
+                    f"login as {username!r} failed: wrong username or password, or inactive user"
+                )
+            r = s.get(authorize_url, allow_redirects=False, timeout=timeout)
+            if r.status_code in (301, 302, 303):
+                location = r.headers["Location"]
+            elif r.status_code == 200:
+                page = _parse(r.text)
+                if "allow" not in r.text or "csrfmiddlewaretoken" not in page.inputs:
+                    detail = page.h2.strip() or "no consent form"
+                    raise ApproveError(
+                        f"the authorize page shows an error: {detail} (check client_id, "
+                        "redirect_uri and scope in the authorize URL)"
+                    )
+                data = dict(page.inputs)
+                data["allow"] = "Authorize"
+                r = s.post(
+                    authorize_url,
+                    data=data,
+                    headers={"Referer": authorize_url},
+                    allow_redirects=False,
+                    timeout=timeout,
+                )
+                if r.status_code not in (301, 302, 303):
+                    detail = _parse(r.text).h2.strip() or f"HTTP {r.status_code}"
+                    raise ApproveError(f"approval was not accepted: {detail}")
+                location = r.headers["Location"]
+            else:
+                raise ApproveError(
+                    f"the authorize URL answered HTTP {r.status_code}; is it a majora-lite "
+                    "o/authorize/ URL with response_type=code and a known client_id?"
+                )
+            _check_redirect(location)
+            location = urljoin(authorize_url, location)
+            if location.startswith(base):
+                r = s.get(location, timeout=timeout)
+                full = _parse(r.text).pre.strip()
+                if r.status_code == 200 and full:
+                    return full
+            return location
+        except requests.RequestException as exc:
+            raise ApproveError(f"could not reach majora-lite at {base}: {type(exc).__name__}", 69) from None

@@ -1,0 +1,227 @@
+"""``snakemake-majora server ...`` / ``python -m snakemake_majora.server ...``: majora-lite's admin CLI."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import sys
+from pathlib import Path
+
+EX_USAGE, EX_NOINPUT, EX_UNAVAILABLE, EX_SOFTWARE, EX_CONFIG = 64, 66, 69, 70, 78
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # usage errors exit 64 (sysexits), not argparse's 2
+        self.print_usage(sys.stderr)
+        self.exit(EX_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _faults_arg(value: str):
+    try:
+        return json.loads(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError("--faults must be JSON (a list of fault rules)") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="snakemake-majora server", description="majora-lite: a local Majora-compatible server")
+    sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
+
+    def with_dir(sp):
+        sp.add_argument(
+            "--data-dir", required=True, type=Path, help="data directory (SQLite database lives here)"
+        )
+        return sp
+
+    s = with_dir(sub.add_parser("start", help="serve majora-lite until SIGTERM/SIGINT"))
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    s.add_argument("--strict", action="store_true", help="refresh-token reuse protection (family revocation)")
+    s.add_argument("--access-token-lifetime", type=int, default=36000, metavar="SECONDS")
+    s.add_argument("--grace", type=int, default=0, metavar="SECONDS", help="refresh-token grace period")
+    s.add_argument("--threads", type=int, default=16)
+    s.add_argument("--faults", type=_faults_arg, default=None, metavar="JSON")
+
+    s = with_dir(sub.add_parser("adduser", help="create or update a user"))
+    s.add_argument("--username", required=True)
+    s.add_argument("--password", required=True)
+    s.add_argument("--org", default="HOOT")
+    s.add_argument("--perm", action="append", default=[], metavar="majora2.CODENAME")
+    s.add_argument("--all-perms", action="store_true")
+
+    s = with_dir(sub.add_parser("addapp", help="register a confidential OAuth client"))
+    s.add_argument("--name", required=True)
+    s.add_argument("--redirect-uri", action="append", default=[], metavar="URL")
+
+    s = with_dir(sub.add_parser("apikey", help="issue a legacy API key"))
+    s.add_argument("--username", required=True)
+    s.add_argument("--days", type=float, default=3)
+    s.add_argument(
+        "--key-permission",
+        default=None,
+        metavar="majora2.CODENAME",
+        help="bind the key to one permission (for views such as pag/qc/get)",
+    )
+
+    s = with_dir(sub.add_parser("grant-dataview", help="grant a user a dataview (MDV)"))
+    s.add_argument("--username", required=True)
+    s.add_argument("--mdv", required=True)
+    s.add_argument("--days", type=float, default=30)
+
+    s = with_dir(sub.add_parser("seed", help="create deterministic synthetic data"))
+    s.add_argument("--biosamples", type=int, default=200)
+    s.add_argument("--seed", type=int, default=1)
+    s.add_argument(
+        "--anchor", default=None, metavar="YYYY-MM-DD", help="date the data is relative to (today)"
+    )
+
+    s = with_dir(sub.add_parser("setup", help="batch of seed/adduser/addapp/apikey/grant-dataview from JSON"))
+    s.add_argument("--spec", required=True, help='JSON: {"seed": {...}, "users": [...], "apps": [...], ...}')
+
+    s = sub.add_parser("approve", help="log in and approve an authorize URL; prints the callback URL")
+    s.add_argument("--url", required=True, help="majora-lite base URL")
+    s.add_argument("--username", required=True)
+    s.add_argument("--password", required=True)
+    s.add_argument("authorize_url")
+    return p
+
+
+def _setup_logging() -> None:
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    # Request logs could carry URLs with codes; oauthlib debug logs carry tokens: keep them quiet.
+    for name in ("django.request", "django.security", "oauthlib", "requests_oauthlib", "oauth2_provider"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def _print(obj) -> None:
+    print(json.dumps(obj, indent=None, sort_keys=False), flush=True)
+
+
+def run_setup(spec: dict) -> dict:
+    """Apply a batch spec in one process (fast path for tests and the harness)."""
+    from snakemake_majora.server import admin, seed
+
+    out: dict = {}
+    if spec.get("seed") is not None:
+        s = spec["seed"] or {}
+        anchor = dt.date.fromisoformat(s["anchor"]) if s.get("anchor") else None
+        out["seed"] = seed.seed(int(s.get("biosamples", 200)), int(s.get("seed", 1)), anchor)
+    out["users"] = [
+        admin.add_user(
+            u["username"],
+            u["password"],
+            org=u.get("org", "HOOT"),
+            perms=u.get("perms"),
+            all_perms=bool(u.get("all_perms")),
+        )
+        for u in spec.get("users", [])
+    ]
+    out["apps"] = [admin.add_app(a["name"], a.get("redirect_uris")) for a in spec.get("apps", [])]
+    out["apikeys"] = [
+        admin.api_key(k["username"], float(k.get("days", 3)), k.get("permission"))
+        for k in spec.get("apikeys", [])
+    ]
+    out["dataviews"] = [
+        admin.grant_dataview(g["username"], g["mdv"], float(g.get("days", 30)))
+        for g in spec.get("dataviews", [])
+    ]
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns a sysexits-style status."""
+    args = build_parser().parse_args(argv)
+    _setup_logging()
+    if args.cmd == "approve":
+        from snakemake_majora.server.approve import ApproveError, approve
+
+        try:
+            print(approve(args.url, args.username, args.password, args.authorize_url), flush=True)
+        except ApproveError as exc:
+            print(f"majora-lite approve: {exc}", file=sys.stderr)
+            return exc.code
+        return 0
+
+    from snakemake_majora.server import settings
+
+    opts = settings.ServerOptions()
+    if args.cmd == "start":
+        if args.threads < 1 or args.access_token_lifetime < 1 or args.grace < 0:
+            print(
+                "majora-lite: --threads and --access-token-lifetime must be >= 1, --grace >= 0",
+                file=sys.stderr,
+            )
+            return EX_USAGE
+        opts = settings.ServerOptions(args.access_token_lifetime, args.grace, args.strict)
+    try:
+        data_dir = settings.configure(args.data_dir, opts)
+        settings.migrate(data_dir)
+    except OSError as exc:
+        print(f"majora-lite: cannot use data directory {args.data_dir}: {exc.strerror}", file=sys.stderr)
+        return EX_CONFIG
+
+    from snakemake_majora.server import admin
+
+    try:
+        if args.cmd == "start":
+            from snakemake_majora.server.serve import serve
+            from snakemake_majora.server.state import FAULTS, FaultRuleError
+
+            if args.faults is not None:
+                try:
+                    FAULTS.replace(args.faults)
+                except FaultRuleError as exc:
+                    print(f"majora-lite: invalid --faults: {exc}", file=sys.stderr)
+                    return EX_USAGE
+            try:
+                return serve(data_dir, args.host, args.port, args.threads)
+            except OSError as exc:
+                print(
+                    f"majora-lite: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr
+                )
+                return EX_UNAVAILABLE
+        if args.cmd == "adduser":
+            _print(
+                admin.add_user(
+                    args.username, args.password, org=args.org, perms=args.perm, all_perms=args.all_perms
+                )
+            )
+        elif args.cmd == "addapp":
+            _print(admin.add_app(args.name, args.redirect_uri or None))
+        elif args.cmd == "apikey":
+            _print(admin.api_key(args.username, args.days, args.key_permission))
+        elif args.cmd == "grant-dataview":
+            _print(admin.grant_dataview(args.username, args.mdv, args.days))
+        elif args.cmd == "seed":
+            from snakemake_majora.server.seed import seed
+
+            try:
+                anchor = dt.date.fromisoformat(args.anchor) if args.anchor else None
+            except ValueError:
+                print("majora-lite: --anchor must be YYYY-MM-DD", file=sys.stderr)
+                return EX_USAGE
+            _print(seed(args.biosamples, args.seed, anchor))
+        elif args.cmd == "setup":
+            try:
+                spec = json.loads(args.spec)
+                if not isinstance(spec, dict):
+                    raise ValueError
+            except ValueError:
+                print("majora-lite: --spec must be a JSON object", file=sys.stderr)
+                return EX_USAGE
+            _print(run_setup(spec))
+    except admin.AdminError as exc:
+        print(f"majora-lite {args.cmd}: {exc}", file=sys.stderr)
+        return exc.code
+    except (KeyError, TypeError, ValueError) as exc:
+        print(f"majora-lite {args.cmd}: bad input: {exc}", file=sys.stderr)
+        return EX_USAGE
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,333 @@
+"""A small subset of Majora's models: enough for the v2/v3 API contract, not Majora's schema."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+#: Majora's custom permissions (M23 ``majora2/models.py``), all in app ``majora2``.
+CUSTOM_PERMISSIONS = [
+    ("view_majoraartifact_info", "Can view basic information of any artifact"),
+    ("temp_can_read_pags_via_api", "Can read PAGs via the API"),
+    ("can_suppress_pags_via_api", "Can suppress their own PAGs via the API"),
+    ("can_suppress_any_pags_via_api", "Can suppress any PAG via the API"),
+    ("force_add_biosampleartifact", "Can forcibly add a biosample artifact"),
+    ("can_add_anonymous_sample_id", "Can add an anonymous_sample_id"),
+    ("can_change_anonymous_sample_id", "Can change an anonymous_sample_id"),
+    ("can_wildcard_sequencing_runs", "Can get all sequencing runs via the API"),
+    ("can_sudo_as_other_user", "Can act as another user via the API"),
+    ("can_read_dataview_via_api", "Can read a dataview via the API"),
+    ("can_read_restricted_dataview_via_api", "Can read restricted dataview fields via the API"),
+    ("can_register_institute", "Can register an institute"),
+    ("can_revoke_profiles", "Can revoke profiles"),
+    ("can_approve_profiles", "Can approve profiles"),
+    ("can_approve_profiles_via_bot", "Can approve profiles via a bot"),
+    ("can_grant_profile_permissions", "Can grant profile permissions"),
+]
+
+
+class Institute(models.Model):
+    code = models.CharField(max_length=10, unique=True)
+    name = models.CharField(max_length=100)
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class Profile(models.Model):
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
+    institute = models.ForeignKey(Institute, on_delete=models.PROTECT, null=True)
+    is_revoked = models.BooleanField(default=False)
+
+    class Meta:
+        permissions = CUSTOM_PERMISSIONS
+
+
+class ProfileAPIKey(models.Model):
+    """A legacy API key, sent as body ``username`` + ``token``; valid for a window."""
+
+    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="api_keys")
+    key = models.CharField(max_length=128, unique=True)
+    permission = models.CharField(max_length=128, blank=True, default="")  # "majora2.x" or ""
+    was_revoked = models.BooleanField(default=False)
+    validity_start = models.DateTimeField()
+    validity_end = models.DateTimeField()
+
+
+class MajoraArtifact(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    dice_name = models.CharField(max_length=128, db_index=True)
+    artifact_kind = models.CharField(max_length=48)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+
+    def get_metadata_as_struct(self) -> dict:
+        out: dict = {}
+        for rec in self.metadata.all():
+            if rec.restricted:
+                continue
+            out.setdefault(rec.meta_tag, {})[rec.meta_name] = rec.value
+        return out
+
+    def get_metrics_as_struct(self) -> dict:
+        return {m.namespace: m.as_struct() for m in self.metrics.all()}
+
+    def as_struct(self) -> dict:
+        for kind in ("biosampleartifact", "libraryartifact", "digitalresourceartifact"):
+            sub = getattr(self, kind, None)
+            if sub is not None:
+                return sub.as_struct()
+        return {"id": str(self.id), "dice_name": self.dice_name, "artifact_kind": self.artifact_kind}
+
+
+class BiosampleSource(models.Model):
+    dice_name = models.CharField(max_length=128, unique=True)
+    source_type = models.CharField(max_length=48, default="human")
+
+
+class BiosourceSamplingProcess(models.Model):
+    """Sampling fields (Majora splits these over the process and a COG-UK supplement)."""
+
+    collection_date = models.DateField(null=True)
+    received_date = models.DateField(null=True)
+    submission_user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    submission_org = models.ForeignKey(Institute, null=True, on_delete=models.SET_NULL)
+    source_sex = models.CharField(max_length=10, blank=True, default="")
+    source_age = models.IntegerField(null=True)
+    collected_by = models.CharField(max_length=100, blank=True, default="")
+    collection_location_country = models.CharField(max_length=100, blank=True, default="")
+    collection_location_adm1 = models.CharField(max_length=100, blank=True, default="")
+    collection_location_adm2 = models.CharField(max_length=100, blank=True, default="")
+    private_collection_location_adm2 = models.CharField(max_length=10, blank=True, default="")
+    is_surveillance = models.BooleanField(null=True)
+    collection_pillar = models.IntegerField(null=True)
+    supplement = models.JSONField(default=dict)  # COG-UK supplementary fields (is_hcw, ...)
+
+
+class BiosampleArtifact(MajoraArtifact):
+    central_sample_id = models.CharField(max_length=48, unique=True)
+    sender_sample_id = models.CharField(max_length=48, blank=True, default="")
+    anonymous_sample_id = models.CharField(max_length=48, null=True)
+    root_sample_id = models.CharField(max_length=48, blank=True, default="")
+    sample_type_collected = models.CharField(max_length=24, blank=True, default="")
+    sample_type_received = models.CharField(max_length=24, blank=True, default="")
+    swab_site = models.CharField(max_length=24, null=True)
+    root_biosample_source_id = models.CharField(max_length=48, null=True)
+    primary_group = models.ForeignKey(BiosampleSource, null=True, on_delete=models.SET_NULL)
+    created = models.OneToOneField(
+        BiosourceSamplingProcess, null=True, on_delete=models.SET_NULL, related_name="biosample"
+    )
+    # Bumped only when the sample's content changes (not part of as_struct: Majora has none).
+    revision = models.IntegerField(default=0)
+    modified = models.DateTimeField(null=True)
+
+    class Meta:
+        permissions = []
+
+    def as_struct(self) -> dict:
+        from snakemake_majora.server.biosample import biosample_struct
+
+        return biosample_struct(self)
+
+
+class LibraryArtifact(MajoraArtifact):
+    layout_config = models.CharField(max_length=24, blank=True, default="")
+    layout_read_length = models.IntegerField(null=True)
+    layout_insert_length = models.IntegerField(null=True)
+    seq_kit = models.CharField(max_length=48, blank=True, default="")
+    seq_protocol = models.CharField(max_length=48, blank=True, default="")
+
+    def as_struct(self) -> dict:
+        return {
+            "library_name": self.dice_name,
+            "library_layout_config": self.layout_config,
+            "library_layout_read_length": self.layout_read_length,
+            "library_layout_insert_length": self.layout_insert_length,
+            "library_seq_kit": self.seq_kit,
+            "library_seq_protocol": self.seq_protocol,
+            "metadata": self.get_metadata_as_struct(),
+            "biosamples": [r.as_struct() for r in self.pooling_records.select_related("biosample")],
+        }
+
+
+class LibraryPoolingProcess(models.Model):
+    """One biosample in a library (Majora's LibraryPoolingProcessRecord)."""
+
+    library = models.ForeignKey(LibraryArtifact, on_delete=models.CASCADE, related_name="pooling_records")
+    biosample = models.ForeignKey(BiosampleArtifact, on_delete=models.CASCADE, related_name="libraries")
+    library_source = models.CharField(max_length=24, blank=True, default="")
+    library_selection = models.CharField(max_length=24, blank=True, default="")
+    library_strategy = models.CharField(max_length=24, blank=True, default="")
+    library_protocol = models.CharField(max_length=48, blank=True, default="")
+    library_primers = models.CharField(max_length=48, blank=True, default="")
+    sequencing_org_received_date = models.DateField(null=True)
+
+    class Meta:
+        unique_together = [("library", "biosample")]
+
+    def as_struct(self) -> dict:
+        d = self.sequencing_org_received_date
+        return {
+            "central_sample_id": self.biosample.central_sample_id,
+            "library_source": self.library_source,
+            "library_selection": self.library_selection,
+            "library_strategy": self.library_strategy,
+            "library_protocol": self.library_protocol,
+            "library_primers": self.library_primers,
+            "sequencing_org_received_date": d.strftime("%Y-%m-%d") if d else None,
+        }
+
+
+class DNASequencingProcess(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    run_name = models.CharField(max_length=128, unique=True)
+    run_group = models.CharField(max_length=128, blank=True, default="")
+    library = models.ForeignKey(LibraryArtifact, on_delete=models.CASCADE, related_name="runs")
+    sequencing_id = models.UUIDField(null=True)
+    instrument_make = models.CharField(max_length=64, blank=True, default="")
+    instrument_model = models.CharField(max_length=48, blank=True, default="")
+    flowcell_type = models.CharField(max_length=48, blank=True, default="")
+    flowcell_id = models.CharField(max_length=48, blank=True, default="")
+    start_time = models.DateTimeField(null=True)
+    end_time = models.DateTimeField(null=True)
+    bioinfo_pipe_name = models.CharField(max_length=96, blank=True, default="")
+    bioinfo_pipe_version = models.CharField(max_length=48, blank=True, default="")
+    submission_user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    submission_org = models.ForeignKey(Institute, null=True, on_delete=models.SET_NULL)
+
+    def as_struct(self) -> dict:
+        def ts(v):
+            return v.strftime("%Y-%m-%d %H:%M") if v else None
+
+        org = self.submission_org
+        return {
+            "id": str(self.id),
+            "run_name": self.run_name,
+            "run_group": self.run_group,
+            "sequencing_id": str(self.sequencing_id) if self.sequencing_id else None,
+            "instrument_make": self.instrument_make,
+            "instrument_model": self.instrument_model,
+            "flowcell_type": self.flowcell_type,
+            "flowcell_id": self.flowcell_id,
+            "start_time": ts(self.start_time),
+            "end_time": ts(self.end_time),
+            "bioinfo_pipe_name": self.bioinfo_pipe_name,
+            "bioinfo_pipe_version": self.bioinfo_pipe_version,
+            "sequencing_org_code": org.code if org else None,
+            "sequencing_submission_user": self.submission_user.username if self.submission_user else None,
+            "libraries": [self.library.as_struct()],
+        }
+
+
+class DigitalResourceArtifact(MajoraArtifact):
+    current_path = models.CharField(max_length=1024, blank=True, default="")
+    current_kind = models.CharField(max_length=48, blank=True, default="")
+    current_hash = models.CharField(max_length=64, blank=True, default="")
+    current_size = models.BigIntegerField(default=0)
+
+    def as_struct(self) -> dict:
+        return {
+            "id": str(self.id),
+            "current_path": self.current_path,
+            "current_kind": self.current_kind,
+            "current_hash": self.current_hash,
+            "current_size": self.current_size,
+        }
+
+
+class MajoraMetaRecord(models.Model):
+    artifact = models.ForeignKey(MajoraArtifact, on_delete=models.CASCADE, related_name="metadata")
+    meta_tag = models.CharField(max_length=64)
+    meta_name = models.CharField(max_length=64)
+    value = models.CharField(max_length=128, null=True)
+    restricted = models.BooleanField(default=False)
+    timestamp = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        unique_together = [("artifact", "meta_tag", "meta_name")]
+
+
+class TemporaryMajoraArtifactMetric(models.Model):
+    """One metric namespace of an artifact (ct, sequence, mapping, tile-mapping) as JSON."""
+
+    artifact = models.ForeignKey(MajoraArtifact, on_delete=models.CASCADE, related_name="metrics")
+    namespace = models.CharField(max_length=64)
+    data = models.JSONField(default=dict)
+
+    class Meta:
+        unique_together = [("artifact", "namespace")]
+
+    def as_struct(self) -> dict:
+        return dict(self.data)
+
+
+class PublishedArtifactGroup(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    published_name = models.CharField(max_length=128, db_index=True)
+    published_version = models.IntegerField(default=1)
+    published_date = models.DateField(null=True)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    owner_org = models.ForeignKey(Institute, null=True, on_delete=models.SET_NULL)
+    is_latest = models.BooleanField(default=True)
+    is_public = models.BooleanField(default=False)
+    is_suppressed = models.BooleanField(default=False)
+    suppressed_date = models.DateTimeField(null=True)
+    suppressed_reason = models.CharField(max_length=24, blank=True, default="")
+    tagged_artifacts = models.ManyToManyField(MajoraArtifact, related_name="pags")
+
+
+class PAGQualityReport(models.Model):
+    """The outcome of one QC test group for one PAG (Majora's PAGQualityReportEquivalenceGroup)."""
+
+    pag = models.ForeignKey(PublishedArtifactGroup, on_delete=models.CASCADE, related_name="quality_groups")
+    test_name = models.CharField(max_length=64)
+    test_version = models.CharField(max_length=24, blank=True, default="1")
+    is_pass = models.BooleanField(default=False)
+    last_updated = models.DateTimeField(null=True)
+
+    class Meta:
+        unique_together = [("pag", "test_name")]
+
+
+class TemporaryAccessionRecord(models.Model):
+    pag = models.ForeignKey(PublishedArtifactGroup, on_delete=models.CASCADE, related_name="accessions")
+    service = models.CharField(max_length=64)
+    primary_accession = models.CharField(max_length=64, null=True)
+    secondary_accession = models.CharField(max_length=64, null=True)
+    is_public = models.BooleanField(default=False)
+    public_timestamp = models.DateTimeField(null=True)
+
+
+class QCTestGroup(models.Model):
+    """Known QC test slugs (Majora's PAGQualityTestEquivalenceGroup), e.g. cog-uk-elan-minimal-qc."""
+
+    slug = models.CharField(max_length=64, unique=True)
+
+
+class MajoraDataviewDefinition(models.Model):
+    code_name = models.CharField(max_length=48, unique=True)
+    entry_point = models.CharField(max_length=48, default="biosampleartifact")
+    fields = models.JSONField(default=list)
+
+
+class MajoraDataviewUserPermission(models.Model):
+    profile = models.ForeignKey(Profile, on_delete=models.CASCADE)
+    dataview = models.ForeignKey(MajoraDataviewDefinition, on_delete=models.CASCADE)
+    validity_start = models.DateTimeField()
+    validity_end = models.DateTimeField()
+    is_revoked = models.BooleanField(default=False)
+
+
+class TatlTask(models.Model):
+    """An async task (Celery in Majora) run by the server's worker pool; the result is read once."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    kind = models.CharField(max_length=48)
+    params = models.JSONField(default=dict)
+    state = models.CharField(max_length=16, default="PENDING")
+    result = models.TextField(null=True)
+    cleaned = models.BooleanField(default=False)
+    created = models.DateTimeField(auto_now_add=True)
+    finished = models.DateTimeField(null=True)

@@ -1,0 +1,227 @@
+"""Deterministic synthetic COG-UK-like data for majora-lite."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import random
+
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.utils import timezone
+
+from snakemake_majora.server.admin import get_org
+from snakemake_majora.server.majora2 import models
+
+SITES = [
+    ("BIRM", "UK-ENG", "BIRMINGHAM"),
+    ("CAMB", "UK-ENG", "CAMBRIDGESHIRE"),
+    ("EDIN", "UK-SCT", "EDINBURGH"),
+    ("LOND", "UK-ENG", "GREATER LONDON"),
+    ("NORW", "UK-ENG", "NORFOLK"),
+    ("CWAR", "UK-WLS", "CARDIFF"),
+]
+QC_TESTS = ["cog-uk-elan-minimal-qc", "cog-uk-high-quality-public"]
+DATAVIEWS = {"PHE1": "biosampleartifact", "DA1": "biosampleartifact", "PHE1-FAST": "biosampleartifact"}
+QC_TEST = QC_TESTS[0]
+
+
+def _site_users() -> dict[str, User]:
+    users = {}
+    for code, _adm1, _adm2 in SITES:
+        user, _ = User.objects.get_or_create(username=f"{code.lower()}-bot", defaults={"is_active": True})
+        models.Profile.objects.update_or_create(user=user, defaults={"institute": get_org(code)})
+        users[code] = user
+    return users
+
+
+def seed(biosamples: int = 200, seed_value: int = 1, anchor: dt.date | None = None) -> dict:
+    """Create ``biosamples`` samples with libraries, runs, PAGs and QC; returns a JSON-able summary."""
+    rng = random.Random(seed_value)
+    anchor = anchor or timezone.now().date()
+    with transaction.atomic():
+        for slug in QC_TESTS:
+            models.QCTestGroup.objects.get_or_create(slug=slug)
+        for code, entry in DATAVIEWS.items():
+            models.MajoraDataviewDefinition.objects.get_or_create(
+                code_name=code, defaults={"entry_point": entry}
+            )
+        users = _site_users()
+        per_site: dict[str, list[models.BiosampleArtifact]] = {code: [] for code, _a, _b in SITES}
+        made = 0
+        for i in range(1, biosamples + 1):
+            code, adm1, adm2 = SITES[(i - 1) % len(SITES)]
+            csid = f"{code}-{i:05d}"
+            if models.BiosampleArtifact.objects.filter(central_sample_id=csid).exists():
+                continue
+            collected = anchor - dt.timedelta(days=rng.randint(3, 42))
+            received = collected + dt.timedelta(days=rng.randint(0, 3))
+            received = min(received, anchor)
+            proc = models.BiosourceSamplingProcess.objects.create(
+                collection_date=collected,
+                received_date=received,
+                submission_user=users[code],
+                submission_org=get_org(code),
+                source_sex=rng.choice(["F", "M", ""]),
+                source_age=rng.choice([None, rng.randint(1, 95)]),
+                collection_location_country="United Kingdom",
+                collection_location_adm1=adm1,
+                collection_location_adm2=adm2,
+                private_collection_location_adm2=f"{code[:2]}{rng.randint(1, 30)}",
+                is_surveillance=rng.random() < 0.7,
+                collection_pillar=rng.choice([1, 2]),
+            )
+            source = models.BiosampleSource.objects.create(dice_name=f"SRC{seed_value:02d}{i:07d}")
+            bs = models.BiosampleArtifact.objects.create(
+                dice_name=csid,
+                artifact_kind="Biosample",
+                central_sample_id=csid,
+                owner=users[code],
+                root_sample_id=f"R{rng.randint(10**7, 10**8 - 1)}",
+                sender_sample_id=f"S{i:07d}",
+                sample_type_collected=rng.choice(["swab", "dry swab", "aspirate"]),
+                sample_type_received="primary",
+                swab_site=rng.choice(["nose-throat", "nose", "throat"]),
+                primary_group=source,
+                created=proc,
+                revision=1,
+                modified=timezone.now(),
+            )
+            ct1 = round(rng.uniform(14, 34), 1)
+            ct2 = round(ct1 + rng.uniform(-1.5, 1.5), 1)
+            models.TemporaryMajoraArtifactMetric.objects.create(
+                artifact=bs,
+                namespace="ct",
+                data={
+                    "num_tests": 2,
+                    "min_ct": min(ct1, ct2),
+                    "max_ct": max(ct1, ct2),
+                    "records": [
+                        {
+                            "ct_value": ct1,
+                            "test_platform": "INHOUSE",
+                            "test_target": "S",
+                            "test_kit": "INHOUSE",
+                        },
+                        {
+                            "ct_value": ct2,
+                            "test_platform": "INHOUSE",
+                            "test_target": "E",
+                            "test_kit": "INHOUSE",
+                        },
+                    ],
+                },
+            )
+            models.MajoraMetaRecord.objects.create(
+                artifact=bs, meta_tag="epi", meta_name="cluster", value=f"C{rng.randint(1, 12)}"
+            )
+            per_site[code].append(bs)
+            made += 1
+
+        runs = libraries = 0
+        qc = {"pass": 0, "fail": 0}
+        for code, samples in per_site.items():
+            pos = 0
+            while pos < len(samples):
+                size = rng.randint(24, 96)
+                batch = samples[pos : pos + size]
+                pos += size
+                runs += 1
+                libraries += 1
+                run_day = max(b.created.received_date for b in batch) + dt.timedelta(days=1)
+                run_day = min(run_day, anchor)
+                run_name = f"{run_day:%y%m%d}_{code}_{seed_value:02d}{runs:04d}"
+                lib = models.LibraryArtifact.objects.create(
+                    dice_name=f"{code}-LIB-{seed_value:02d}{runs:04d}",
+                    artifact_kind="Library",
+                    owner=users[code],
+                    layout_config="PAIRED",
+                    layout_read_length=150,
+                    seq_kit="ARTIC",
+                    seq_protocol="ARTIC_V4",
+                )
+                models.DNASequencingProcess.objects.create(
+                    run_name=run_name,
+                    library=lib,
+                    instrument_make="ILLUMINA",
+                    instrument_model="MiSeq",
+                    flowcell_type="v3",
+                    flowcell_id=f"FC{runs:05d}",
+                    bioinfo_pipe_name="ARTIC",
+                    bioinfo_pipe_version="1.3.0",
+                    submission_user=users[code],
+                    submission_org=get_org(code),
+                    start_time=dt.datetime.combine(run_day, dt.time(9), tzinfo=dt.UTC),
+                    end_time=dt.datetime.combine(run_day, dt.time(21), tzinfo=dt.UTC),
+                )
+                for bs in batch:
+                    models.LibraryPoolingProcess.objects.create(
+                        library=lib,
+                        biosample=bs,
+                        library_source="VIRAL_RNA",
+                        library_selection="PCR",
+                        library_strategy="AMPLICON",
+                        library_protocol="ARTIC",
+                        library_primers="4",
+                        sequencing_org_received_date=bs.created.received_date,
+                    )
+                    pname = f"COG-UK/{bs.central_sample_id}/{code}:{run_name}"
+                    is_pass = rng.random() < 0.85
+                    pag = models.PublishedArtifactGroup.objects.create(
+                        published_name=pname,
+                        published_date=run_day,
+                        owner=users[code],
+                        owner_org=get_org(code),
+                        is_public=is_pass and rng.random() < 0.5,
+                    )
+                    fasta = models.DigitalResourceArtifact.objects.create(
+                        dice_name=f"{bs.central_sample_id}.consensus.fasta",
+                        artifact_kind="Digital Resource",
+                        current_path=f"/cephfs/covid/bham/{code}/{run_name}/{bs.central_sample_id}.fasta",
+                        current_kind="consensus",
+                        current_size=29903 + rng.randint(-200, 0),
+                        current_hash=hashlib.md5(pname.encode(), usedforsecurity=False).hexdigest(),
+                    )
+                    pc_acgt = round(rng.uniform(90, 99.9), 2) if is_pass else round(rng.uniform(10, 49), 2)
+                    models.TemporaryMajoraArtifactMetric.objects.create(
+                        artifact=fasta,
+                        namespace="sequence",
+                        data={
+                            "num_seqs": 1,
+                            "num_bases": 29903,
+                            "pc_acgt": pc_acgt,
+                            "pc_masked": round(100 - pc_acgt, 2),
+                            "pc_invalid": 0.0,
+                        },
+                    )
+                    pag.tagged_artifacts.add(bs, fasta)
+                    models.PAGQualityReport.objects.create(
+                        pag=pag, test_name=QC_TEST, is_pass=is_pass, last_updated=timezone.now()
+                    )
+                    if pag.is_public:
+                        models.TemporaryAccessionRecord.objects.create(
+                            pag=pag,
+                            service="ENA-ASSEMBLY",
+                            primary_accession=f"ERZ{rng.randint(10**6, 10**7)}",
+                            is_public=True,
+                            public_timestamp=timezone.now(),
+                        )
+                    qc["pass" if is_pass else "fail"] += 1
+
+    first = models.BiosampleArtifact.objects.order_by("central_sample_id").first()
+    run = models.DNASequencingProcess.objects.order_by("run_name").first()
+    return {
+        "biosamples": made,
+        "biosamples_total": models.BiosampleArtifact.objects.count(),
+        "libraries": libraries,
+        "runs": runs,
+        "pags": {QC_TEST: qc},
+        "dataviews": sorted(DATAVIEWS),
+        "qc_tests": QC_TESTS,
+        "organisations": [code for code, _a, _b in SITES],
+        "anchor": anchor.strftime("%Y-%m-%d"),
+        "example": {
+            "central_sample_id": first.central_sample_id if first else None,
+            "run_name": run.run_name if run else None,
+        },
+    }

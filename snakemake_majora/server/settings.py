@@ -1,0 +1,152 @@
+"""Programmatic Django configuration for majora-lite, built from the data directory and options."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+#: Largest request body accepted (bytes). Larger bodies get 413 from waitress, or 400 from Django.
+MAX_BODY_BYTES = 10 * 1024 * 1024
+DB_NAME = "majora-lite.sqlite3"
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    """OAuth behaviour switches (only matter for ``start``)."""
+
+    access_token_lifetime: int = 36000
+    grace: int = 0
+    strict: bool = False
+
+
+def _secret_key(data_dir: Path) -> str:
+    """A per-data-dir secret key, created once (0600) so sessions survive restarts."""
+    path = data_dir / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    key = secrets.token_urlsafe(48)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    try:
+        os.link(tmp, path)  # first writer wins; others read its key
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path.read_text().strip()
+
+
+def oauth2_provider_settings(opts: ServerOptions) -> dict:
+    """DOT settings reproducing Majora's deployment (DOT 1.4.1 defaults + Majora's overrides)."""
+    return {
+        "OAUTH2_VALIDATOR_CLASS": "snakemake_majora.server.oauth.LiteOAuth2Validator",
+        "SCOPES_BACKEND_CLASS": "snakemake_majora.server.oauth.PermissionScopes",
+        "ACCESS_TOKEN_EXPIRE_SECONDS": int(opts.access_token_lifetime),
+        "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
+        "REFRESH_TOKEN_EXPIRE_SECONDS": None,
+        "ROTATE_REFRESH_TOKEN": True,
+        "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": int(opts.grace),
+        "REFRESH_TOKEN_REUSE_PROTECTION": bool(opts.strict),
+        "REQUEST_APPROVAL_PROMPT": "auto",
+        # Majora ran DOT 1.4.1 where PKCE was optional; DOT 3 defaults to required.
+        "PKCE_REQUIRED": False,
+        # http is only accepted for loopback hosts; enforced in the validator and in addapp.
+        "ALLOWED_REDIRECT_URI_SCHEMES": ["http", "https"],
+        # RFC 8252: loopback redirect URIs match on any port, for localhost too.
+        "ALLOW_LOCALHOST_LOOPBACK": True,
+        "ERROR_RESPONSE_WITH_SCOPES": False,
+    }
+
+
+def configure(data_dir: str | os.PathLike, opts: ServerOptions | None = None) -> Path:
+    """Configure and set up Django for ``data_dir``; returns the resolved data dir."""
+    import django
+    from django.conf import settings
+
+    opts = opts or ServerOptions()
+    data = Path(data_dir).resolve()
+    data.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if settings.configured:
+        return data
+    settings.configure(
+        DEBUG=False,
+        SECRET_KEY=_secret_key(data),
+        ALLOWED_HOSTS=["*"],
+        INSTALLED_APPS=[
+            "django.contrib.auth",
+            "django.contrib.contenttypes",
+            "django.contrib.sessions",
+            "oauth2_provider",
+            "snakemake_majora.server.majora2",
+        ],
+        MIDDLEWARE=[
+            "django.middleware.common.CommonMiddleware",
+            "django.contrib.sessions.middleware.SessionMiddleware",
+            "django.middleware.csrf.CsrfViewMiddleware",
+            "django.contrib.auth.middleware.AuthenticationMiddleware",
+            "snakemake_majora.server.middleware.BearerTokenMiddleware",
+        ],
+        APPEND_SLASH=False,
+        ROOT_URLCONF="snakemake_majora.server.urls",
+        DATABASES={
+            "default": {
+                "ENGINE": "django.db.backends.sqlite3",
+                "NAME": str(data / DB_NAME),
+                "OPTIONS": {
+                    "timeout": 30,
+                    # BEGIN IMMEDIATE: writers queue on busy_timeout instead of failing with
+                    # "database is locked" when a read transaction tries to upgrade.
+                    "transaction_mode": "IMMEDIATE",
+                    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                },
+            }
+        },
+        DEFAULT_AUTO_FIELD="django.db.models.AutoField",
+        TEMPLATES=[
+            {
+                "BACKEND": "django.template.backends.django.DjangoTemplates",
+                "APP_DIRS": True,
+                "OPTIONS": {
+                    "context_processors": [
+                        "django.template.context_processors.request",
+                        "django.contrib.auth.context_processors.auth",
+                    ]
+                },
+            }
+        ],
+        # A fast PBKDF2 first: DOT hashes client secrets with the default hasher and checks it on
+        # every token request; majora-lite is a test server, not a password vault.
+        PASSWORD_HASHERS=[
+            "snakemake_majora.server.hashers.LitePBKDF2PasswordHasher",
+            "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+        ],
+        USE_TZ=True,
+        TIME_ZONE="UTC",
+        LOGIN_URL="/accounts/login/",
+        LOGIN_REDIRECT_URL="/",
+        SESSION_COOKIE_NAME="majoralite_sessionid",
+        CSRF_COOKIE_NAME="majoralite_csrftoken",
+        DATA_UPLOAD_MAX_MEMORY_SIZE=MAX_BODY_BYTES,
+        OAUTH2_PROVIDER=oauth2_provider_settings(opts),
+        LOGGING_CONFIG=None,
+        MAJORA_LITE={"data_dir": str(data), "strict": opts.strict},
+    )
+    django.setup()
+    return data
+
+
+def migrate(data_dir: Path) -> None:
+    """Apply migrations (idempotent). A file lock keeps concurrent admin commands from racing."""
+    import fcntl
+
+    from django.core.management import call_command
+
+    with open(data_dir / ".migrate.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        call_command("migrate", verbosity=0, interactive=False)

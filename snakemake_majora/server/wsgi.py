@@ -1,0 +1,158 @@
+"""WSGI wrapper in front of Django: slash merging (nginx-like), fault injection, loopback admin endpoints."""
+
+from __future__ import annotations
+
+import io
+import ipaddress
+import json
+import logging
+import re
+import time
+from urllib.parse import parse_qs
+
+from snakemake_majora.server.settings import MAX_BODY_BYTES
+from snakemake_majora.server.state import COUNTERS, FAULTS, FaultRuleError
+
+log = logging.getLogger("majora_lite.http")
+_SLASHES = re.compile(r"/{2,}")
+HTML_502 = (
+    b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1>"
+    b"</center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+)
+REASONS = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    408: "Request Timeout",
+    413: "Payload Too Large",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
+
+
+class DropConnection(Exception):
+    """Raised to make the server close the socket without sending a response."""
+
+
+def _status(code: int) -> str:
+    return f"{code} {REASONS.get(code, 'Error')}"
+
+
+def _json_response(start_response, code: int, body: object) -> list[bytes]:
+    data = json.dumps(body).encode()
+    start_response(_status(code), [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+    return [data]
+
+
+def _is_loopback(environ) -> bool:
+    try:
+        return ipaddress.ip_address(environ.get("REMOTE_ADDR", "")).is_loopback
+    except ValueError:
+        return False
+
+
+def _error_body(rule: dict) -> tuple[bytes, str]:
+    status = rule["status"]
+    if rule.get("body") == "html" or (status == 502 and rule.get("body") is None):
+        if status == 502:
+            return HTML_502, "text/html"
+        return f"<html><body><h1>{_status(status)}</h1></body></html>".encode(), "text/html"
+    if rule.get("body") == "empty":
+        return b"", "text/plain"
+    return json.dumps({"detail": _status(status), "majora_lite_fault": True}).encode(), "application/json"
+
+
+class LiteApp:
+    """The outer WSGI app; ``inner`` is Django's WSGIHandler."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+
+    def __call__(self, environ, start_response):
+        path = _SLASHES.sub("/", environ.get("PATH_INFO", "") or "/")
+        environ["PATH_INFO"] = path
+        if path.startswith("/_lite/"):
+            return self.admin(environ, start_response, path)
+        COUNTERS.hit_path(path)
+        method = environ.get("REQUEST_METHOD", "GET")
+        grant_type = self._grant_type(environ) if path.startswith("/o/token/") else None
+        rule = FAULTS.take(path, method, grant_type)
+        if rule is None:
+            return self.inner(environ, start_response)
+        COUNTERS.inc("faults_applied")
+        if rule.get("delay"):
+            time.sleep(float(rule["delay"]))
+        action = rule["action"]
+        if action == "delay":
+            return self.inner(environ, start_response)
+        if action == "drop":
+            raise DropConnection
+        if action in ("commit_then_drop", "commit_then_error"):
+            # Let the request run to completion (and commit), then throw the response away.
+            result = self.inner(environ, lambda *a, **k: None)
+            try:
+                for _chunk in result:
+                    pass
+            finally:
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()
+            if action == "commit_then_drop":
+                raise DropConnection
+        body, ctype = _error_body(rule)
+        headers = [("Content-Type", ctype), ("Content-Length", str(len(body)))]
+        if rule.get("retry_after") is not None:
+            headers.append(("Retry-After", str(int(rule["retry_after"]))))
+        start_response(_status(rule["status"]), headers)
+        return [body]
+
+    @staticmethod
+    def _grant_type(environ) -> str | None:
+        """Peek at a token request's grant_type; the body is replayed to Django unchanged."""
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return None
+        if length <= 0 or length > MAX_BODY_BYTES:
+            return None
+        body = environ["wsgi.input"].read(length)
+        environ["wsgi.input"] = io.BytesIO(body)
+        try:
+            values = parse_qs(body.decode("latin-1")).get("grant_type")
+        except ValueError:
+            return None
+        return values[0] if values else None
+
+    def admin(self, environ, start_response, path):
+        if not _is_loopback(environ):
+            return _json_response(
+                start_response, 403, {"detail": "majora-lite admin endpoints are loopback-only"}
+            )
+        method = environ.get("REQUEST_METHOD", "GET")
+        if path == "/_lite/counters" and method == "GET":
+            return _json_response(start_response, 200, COUNTERS.snapshot())
+        if path == "/_lite/counters/reset" and method == "POST":
+            COUNTERS.reset()
+            return _json_response(start_response, 200, COUNTERS.snapshot())
+        if path == "/_lite/faults":
+            if method == "GET":
+                return _json_response(start_response, 200, {"rules": FAULTS.rules()})
+            if method == "DELETE":
+                FAULTS.clear()
+                return _json_response(start_response, 200, {"rules": []})
+            if method == "POST":
+                try:
+                    length = int(environ.get("CONTENT_LENGTH") or 0)
+                    if length > 1024 * 1024:
+                        raise FaultRuleError("fault rules body too large")
+                    raw = environ["wsgi.input"].read(length) if length > 0 else b"[]"
+                    rules = FAULTS.replace(json.loads(raw))
+                except (ValueError, FaultRuleError) as exc:
+                    return _json_response(start_response, 400, {"detail": f"invalid fault rules: {exc}"})
+                return _json_response(start_response, 200, {"rules": rules})
+        return _json_response(start_response, 404, {"detail": "unknown admin endpoint"})
