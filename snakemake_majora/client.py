@@ -1,0 +1,359 @@
+"""``MajoraClient``: pooled HTTP session, timeouts, retries, the v2 envelope, async tasks, operations.
+
+Every call goes through :meth:`MajoraClient._request`, which asks the credential manager for a token
+first, so the expiry check can never be skipped. Thread-safe: the storage plugin calls it from many
+threads.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from tenacity import (
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_random_exponential,
+)
+
+from . import __version__
+from .config import Settings, load_settings
+from .credentials import Credential, CredentialManager
+from .errors import (
+    AuthError,
+    MajoraAPIError,
+    MajoraError,
+    NotFoundError,
+    ServerError,
+    TemporaryError,
+    UsageError,
+)
+from .logsafe import install
+from .oauth import _connect_failed, retry_after_seconds
+from .store import atomic_write_private
+
+log = logging.getLogger(__name__)
+
+CLIENT_NAME = "snakemake-majora"
+POOL_SIZE = 32
+NOT_FOUND_MESSAGE = "'NoneType' object has no attribute 'as_struct'"
+SCOPE_MESSAGE = "does not have all of the scopes"
+
+BIOSAMPLE_GET = "api/v2/artifact/biosample/get/"
+BIOSAMPLE_VALIDITY = "api/v2/artifact/biosample/query/validity/"
+BIOSAMPLE_ADD = "api/v2/artifact/biosample/add/"
+BIOSAMPLE_UPDATE = "api/v2/artifact/biosample/update/"
+BIOSAMPLE_ADDEMPTY = "api/v2/artifact/biosample/addempty/"
+LIBRARY_ADD = "api/v2/artifact/library/add/"
+SEQUENCING_ADD = "api/v2/process/sequencing/add/"
+SEQUENCING_GET = "api/v2/process/sequencing/get/"
+METRIC_ADD = "api/v2/meta/metric/add/"
+QC_ADD = "api/v2/meta/qc/add/"
+PAG_QC_GET = "api/v2/pag/qc/get/"
+SUMMARY_GET = "api/v2/majora/summary/get/"
+TASK_GET = "api/v2/majora/task/get/"
+MDV_GET = "api/v3/mdv/"
+
+
+class _Retryable(Exception):
+    def __init__(self, what: str, retry_after: float = 0.0, status: int | None = None) -> None:
+        super().__init__(what)
+        self.retry_after = retry_after
+        self.status = status
+
+
+def _wait(rs: Any) -> float:
+    exc = rs.outcome.exception() if rs.outcome else None
+    base = wait_random_exponential(multiplier=0.5, max=15)(rs)
+    return min(60.0, max(getattr(exc, "retry_after", 0.0) or 0.0, base))
+
+
+def _is_auth_failure(r: requests.Response) -> bool:
+    # Majora answers a dead/expired bearer on v2 with 400 and an empty body (never 401); v3 says 401/403.
+    return r.status_code in (401, 403) or (r.status_code == 400 and not r.content.strip())
+
+
+def _fmt_message(m: Any) -> str:
+    return m if isinstance(m, str) else json.dumps(m, sort_keys=True)
+
+
+class MajoraClient:
+    """Talks to Majora for the plugin, the CLI and users' jobs. See module docstring."""
+
+    def __init__(self, settings: Settings, credentials: CredentialManager | None = None, *,
+                 min_ttl: float = 0.0, session: requests.Session | None = None,
+                 progress: Callable[[str], None] | None = None) -> None:
+        install()
+        self.settings = settings
+        if session is None:
+            session = requests.Session()
+            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE, max_retries=0)
+            session.mount("https://", adapter)
+            session.mount("http://", adapter)
+            session.headers["User-Agent"] = f"{CLIENT_NAME}/{__version__}"
+        self.session = session
+        self.credentials = credentials or CredentialManager(settings, session=session)
+        self.min_ttl = min_ttl
+        self.progress = progress
+        self.timeout = (settings.connect_timeout, settings.read_timeout)
+
+    @classmethod
+    def from_config(cls, profile: str | None = None, config_file: str | Path | None = None,
+                    token_file: str | Path | None = None, min_ttl: float = 0,
+                    **overrides: Any) -> MajoraClient:
+        """Build a client from the resolved configuration (see docs/credentials.md)."""
+        settings = load_settings(profile=profile, config_file=config_file, token_file=token_file, **overrides)
+        return cls(settings, min_ttl=min_ttl)
+
+    def __repr__(self) -> str:
+        return f"MajoraClient({self.settings!r})"
+
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self) -> MajoraClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- the one request path ------------------------------------------------------------------------
+    def _request(self, path: str, body: dict[str, Any] | None = None, *, method: str = "POST",
+                 params: dict[str, str] | None = None, read: bool = True) -> dict[str, Any]:
+        cred = self.credentials.ensure_token(self.min_ttl)
+        if method == "GET" and not cred.oauth:
+            raise AuthError(f"{path} is available with OAuth only; configure client_id/client_secret and run "
+                            "`snakemake-majora login`")
+        refreshed = False
+        for _ in range(4):
+            r = self._send(method, path, body, params, cred, read)
+            if not _is_auth_failure(r):
+                return self._envelope(r, path)
+            if not cred.oauth:
+                raise AuthError(
+                    f"Majora refused the API key for user {self.settings.user} (HTTP {r.status_code}): the "
+                    f"key may "
+                    "have expired (keys last a few days), not match the user, or lack the permission for "
+                    f"{path.strip('/')}; renew it in Majora's web interface")
+            rec = self.credentials.store.read(force=True)
+            if rec is not None and not rec.invalid and rec.access_token != cred.secret:
+                log.debug("request rejected with a stale token; the store has generation %d", rec.generation)
+                cred = self.credentials._cred(rec)
+                continue
+            if refreshed or self._token_works(cred):
+                raise AuthError(
+                    f"Majora refused {path.strip('/')} (HTTP {r.status_code}) although the token is valid: "
+                    f"the "
+                    f"account {self.settings.user} may lack the permission, or the token the scope; check "
+                    f"the "
+                    "scopes: setting and run `snakemake-majora login`")
+            new = self.credentials.on_unauthorized(cred)
+            refreshed = True
+            if new is None:  # pragma: no cover - API-key mode handled above
+                break
+            cred = new
+        raise AuthError(f"Majora kept refusing {path.strip('/')}; run `snakemake-majora login`")
+
+    def _token_works(self, cred: Credential) -> bool:
+        """Probe a token with a scopeless call, so that a real permission error does not trigger a refresh
+        (each refresh deletes every peer's access token)."""
+        try:
+            r = self._send("POST", TASK_GET, {"task_id": str(uuid.uuid4())}, None, cred, True)
+        except MajoraError:
+            return False
+        return r.status_code == 200
+
+    def _send(self, method: str, path: str, body: dict[str, Any] | None, params: dict[str, str] | None,
+              cred: Credential, read: bool) -> requests.Response:
+        url = self.settings.url(path)
+        headers = {"Accept": "application/json"}
+        payload = None
+        if cred.oauth:
+            headers["Authorization"] = f"Bearer {cred.secret}"
+        if method == "POST":
+            payload = dict(body or {})
+            payload.update(username=self.settings.user, token=cred.secret if not cred.oauth else "OAUTH",
+                           client_name=CLIENT_NAME, client_version=__version__)
+        try:
+            for attempt in Retrying(
+                retry=retry_if_exception_type(_Retryable), wait=_wait,
+                stop=stop_after_attempt(5) | stop_after_delay(120), reraise=True,
+                before_sleep=lambda rs: log.warning("%s: %s; "
+                                                    "retrying", path.strip("/"), rs.outcome.exception()),
+            ):
+                with attempt:
+                    return self._send_once(method, url, payload, params, headers, read)
+        except _Retryable as exc:
+            if exc.status and exc.status >= 500 and exc.status != 503:
+                raise ServerError(f"Majora failed on {path.strip('/')} (HTTP {exc.status}) after retries",
+                                  status=exc.status) from None
+            raise TemporaryError(f"{path.strip('/')}: {exc}; try again later") from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _send_once(self, method: str, url: str, payload: dict | None, params: dict | None,
+                   headers: dict[str, str], read: bool) -> requests.Response:
+        try:
+            r = self.session.request(method, url, json=payload, params=params, headers=headers,
+                                     timeout=self.timeout, allow_redirects=False)
+        except requests.RequestException as exc:
+            idempotent = read and isinstance(exc, requests.ConnectionError | requests.Timeout)
+            if idempotent or _connect_failed(exc):
+                raise _Retryable(f"network error ({type(exc).__name__})") from None
+            raise TemporaryError(
+                f"network error ({type(exc).__name__}) after sending a write to {url}; it may or may not "
+                f"have "
+                "been applied: check before retrying") from None
+        if r.status_code in (429, 503):
+            raise _Retryable(f"Majora is busy (HTTP {r.status_code})",
+                             retry_after_seconds(r.headers.get("Retry-After")), r.status_code)
+        if r.status_code >= 500 and read:
+            raise _Retryable(f"HTTP {r.status_code}", status=r.status_code)
+        return r
+
+    def _envelope(self, r: requests.Response, path: str) -> dict[str, Any]:
+        name = path.strip("/")
+        ctype = r.headers.get("Content-Type", "?").split(";")[0]
+        if r.status_code != 200:
+            hint = " (check the domain setting)" if r.status_code == 404 else ""
+            raise ServerError(f"Majora answered HTTP {r.status_code} ({ctype}) for "
+                              f"{name}{hint}", status=r.status_code)
+        try:
+            data = r.json()
+        except ValueError:
+            raise ServerError(f"Majora answered HTTP 200 with a non-JSON body ({ctype}) for {name}",
+                              status=200) from None
+        if not isinstance(data, dict):
+            raise ServerError(f"Majora answered HTTP 200 with unexpected JSON for {name}", status=200)
+        errors = data.get("errors") or 0
+        if errors:
+            msgs = [_fmt_message(m) for m in data.get("messages") or []]
+            first = msgs[0] if msgs else "no message"
+            if any(SCOPE_MESSAGE in m for m in msgs):
+                raise AuthError(f"the token lacks a scope for {name}: {first}; add the scopes to the "
+                                f"`scopes:` "
+                                "setting and run `snakemake-majora login`", messages=msgs)
+            if any(NOT_FOUND_MESSAGE in m for m in msgs):
+                raise NotFoundError(f"not found on Majora ({name})", messages=msgs)
+            raise MajoraAPIError(f"Majora reported {errors} error(s) for {name}: {first}", messages=msgs)
+        return data
+
+    # -- async tasks ------------------------------------------------------------------------------------
+    def _task_file(self, task_id: str) -> Path:
+        return self.settings.home / "tasks" / f"{uuid.UUID(task_id)}.json"
+
+    def wait_task(self, task_id: str, timeout: float | None = None) -> dict[str, Any]:
+        """Poll ``majora/task/get`` until SUCCESS/FAILURE or the deadline; the result (which Majora serves
+        only once) is saved to ``<home>/tasks/<task_id>.json`` (0600) before it is returned."""
+        try:
+            f = self._task_file(task_id)
+        except ValueError:
+            raise UsageError(f"{task_id!r} is not a task id") from None
+        if f.exists():
+            return json.loads(f.read_text())
+        deadline = time.monotonic() + (timeout if timeout is not None else self.settings.task_timeout)
+        delay, t0 = 0.25, time.monotonic()
+        while True:
+            data = self._request(TASK_GET, {"task_id": task_id})
+            state = (data.get("task") or {}).get("state", "PENDING")
+            if state == "SUCCESS":
+                atomic_write_private(f, json.dumps(data).encode())
+                return data
+            if state == "FAILURE":
+                raise ServerError(f"Majora task {task_id} failed", messages=data.get("messages"))
+            if state == "PERMISSION_DENIED":
+                raise AuthError(f"Majora task {task_id} belongs to another user")
+            if time.monotonic() + delay > deadline:
+                raise TemporaryError(f"Majora task {task_id} still {state} after "
+                                     f"{time.monotonic() - t0:.0f}s; "
+                                     f"fetch it later with `snakemake-majora get task {task_id}`")
+            if self.progress:
+                self.progress(f"waiting for task {task_id[:8]}: {state} ({time.monotonic() - t0:.0f}s)")
+            time.sleep(delay)
+            delay = min(delay * 1.6, 15.0)
+
+    def _task_of(self, data: dict[str, Any], what: str) -> dict[str, Any]:
+        tasks = data.get("tasks") or []
+        if not tasks:
+            raise ServerError(f"Majora did not start a task for {what}")
+        return self.wait_task(str(tasks[0]))
+
+    # -- operations -------------------------------------------------------------------------------------
+    def get_biosample(self, central_sample_id: str) -> dict[str, Any]:
+        """The biosample record (``as_struct``); :class:`NotFoundError` if Majora does not know it."""
+        data = self._request(BIOSAMPLE_GET, {"central_sample_id": central_sample_id})
+        rec = (data.get("get") or {}).get(central_sample_id)
+        if rec is None:
+            raise NotFoundError(f"biosample {central_sample_id} not found on Majora")
+        return rec
+
+    def biosample_validity(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """``{id: {central_sample_id, exists, has_sender_id, has_metadata}}`` for many ids in one call."""
+        ids = list(ids)
+        if not ids:
+            return {}
+        return self._request(BIOSAMPLE_VALIDITY, {"biosamples": ids}).get("result") or {}
+
+    def get_sequencing(self, run_names: list[str]) -> dict[str, dict[str, Any]]:
+        """Runs by name; ``["*"]`` fetches all runs through an async task."""
+        data = self._request(SEQUENCING_GET, {"run_name": list(run_names)})
+        if data.get("tasks"):
+            result = self._task_of(data, "sequencing/get")
+            return (result.get("get") or {}).get("result") or {}
+        return data.get("get") or {}
+
+    def get_pags(self, test_name: str, *, pass_: bool | None = None, fail: bool | None = None,
+                 public: bool | None = None, private: bool | None = None, service_name: str | None = None,
+                 published_after: str | None = None, published_before: str | None = None,
+                 suppressed_after: str | None = None, mode: str | None = None) -> dict[str, Any]:
+        """PAGs by QC test (async task); returns Majora's ``get`` payload (``result``, ``count``)."""
+        body: dict[str, Any] = {"test_name": test_name}
+        for key, val in (("pass", pass_), ("fail", fail), ("public", public), ("private", private),
+                         ("service_name", service_name), ("published_after", published_after),
+                         ("published_before", published_before), ("suppressed_after", suppressed_after),
+                         ("mode", mode)):
+            if val is not None:
+                body[key] = val
+        result = self._task_of(self._request(PAG_QC_GET, body), "pag/qc/get")
+        return result.get("get") or {}
+
+    def get_dataview(self, code: str) -> list[dict[str, Any]]:
+        """Rows of a Majora dataview (v3 GET, then the async task)."""
+        data = self._request(MDV_GET, method="GET", params={"mdv": code})
+        return self._task_of(data, f"dataview {code}").get("data") or []
+
+    def get_summary(self, gte_date: str | None = None) -> dict[str, Any]:
+        body = {"gte_date": gte_date} if gte_date else {}
+        return self._request(SUMMARY_GET, body).get("get") or {}
+
+    def add_biosamples(self, biosamples: list[dict[str, Any]], partial: bool = False) -> dict[str, Any]:
+        """Add (or, with ``partial``, update) biosamples; returns the envelope (``new``/``updated``/...)."""
+        return self._request(BIOSAMPLE_UPDATE if partial else BIOSAMPLE_ADD, {"biosamples": list(biosamples)},
+                             read=False)
+
+    def update_biosamples(self, biosamples: list[dict[str, Any]]) -> dict[str, Any]:
+        return self.add_biosamples(biosamples, partial=True)
+
+    def addempty_biosamples(self, biosamples: list[str | dict[str, Any]]) -> dict[str, Any]:
+        return self._request(BIOSAMPLE_ADDEMPTY, {"biosamples": list(biosamples)}, read=False)
+
+    def add_library(self, library: dict[str, Any]) -> dict[str, Any]:
+        return self._request(LIBRARY_ADD, dict(library), read=False)
+
+    def add_sequencing(self, sequencing: dict[str, Any]) -> dict[str, Any]:
+        return self._request(SEQUENCING_ADD, dict(sequencing), read=False)
+
+    def add_metrics(self, artifact: str, metrics: dict[str, Any]) -> dict[str, Any]:
+        return self._request(METRIC_ADD, {"artifact": artifact, "metrics": metrics}, read=False)
+
+    def add_qc(self, publish_group: str, test_name: str, test_version: str | int) -> dict[str, Any]:
+        return self._request(QC_ADD, {"publish_group": publish_group, "test_name": test_name,
+                                      "test_version": test_version}, read=False)

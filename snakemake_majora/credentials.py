@@ -1,0 +1,264 @@
+"""``CredentialManager.ensure_token(min_ttl)``: the one gate every API call passes through.
+
+Algorithm (docs/credentials.md, reference token-refresh.md §7): read the store without locking; if
+less than ``max(margin, min_ttl)`` remains, take the thread lock and the file lock, re-read, refresh
+only if still needed, write at once. Waiters re-read the store between lock attempts and leave as
+soon as a peer has written a fresh token. ``invalid_grant`` re-reads; if a peer rotated, its token is
+used; otherwise the store is marked invalid (never deleted) and the user is told to log in.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from . import oauth
+from .config import Settings
+from .errors import LockTimeoutError, ReauthRequired
+from .locking import LOCK_WAIT, LockBusy, TokenLock
+from .logsafe import fingerprint, install, register_secret
+from .store import TokenRecord, TokenStore, holder_id, store_filename
+
+log = logging.getLogger(__name__)
+
+MARGIN = 15 * 60.0
+LOCK_SLICE = 0.5
+
+
+@dataclass(frozen=True)
+class Credential:
+    """What a request needs: the bearer token (OAuth) or the API key. ``repr`` hides the secret."""
+
+    secret: str = field(repr=False)
+    oauth: bool
+    generation: int = 0
+    expires_at: float = float("inf")
+
+    def __repr__(self) -> str:
+        fp = fingerprint(self.secret)
+        return f"Credential(oauth={self.oauth}, generation={self.generation}, secret={fp})"
+
+
+def default_token_path(settings: Settings) -> Path:
+    """``token_file`` if set, else ``<home>/tokens/<user>-<hash(domain, client id, user)>.json``."""
+    if settings.token_file:
+        return settings.token_file
+    return settings.home / "tokens" / store_filename(settings.domain, settings.client_id or "", settings.user)
+
+
+class CredentialManager:
+    """Shared, rotation-safe access to one credential. Thread-safe; one instance per process is enough."""
+
+    def __init__(self, settings: Settings, *, session: requests.Session | None = None, margin: float = MARGIN,
+                 lock_wait: float = LOCK_WAIT, clock: Callable[[], float] = time.time) -> None:
+        install()
+        self.settings = settings
+        self.margin = margin
+        self.lock_wait = lock_wait
+        self.clock = clock
+        self.session = session or requests.Session()
+        self.path = default_token_path(settings)
+        self.store = TokenStore(self.path)
+        self.lock = TokenLock(self.path, settings.lock)
+        self._warned_ttl = False
+        self._cleaned = False
+        self._mu = threading.Lock()
+        register_secret(settings.api_key)
+        register_secret(settings.client_secret)
+
+    def __repr__(self) -> str:
+        return f"CredentialManager({self.settings!r}, store={str(self.path)!r})"
+
+    # -- reading -----------------------------------------------------------------------------------
+    def _read(self, force: bool = False) -> TokenRecord:
+        rec = self.store.read(force=force)
+        if rec is None:
+            raise ReauthRequired(
+                f"no stored token for {self.settings.user} at {self.settings.domain} (looked in "
+                f"{self.path}); "
+                "run `snakemake-majora login`"
+            )
+        if rec.invalid:
+            raise ReauthRequired(
+                f"the stored token in {self.path} was marked invalid "
+                f"({rec.invalid.get('reason', 'rejected')}); "
+                "run `snakemake-majora login`"
+            )
+        return rec
+
+    def threshold(self, rec: TokenRecord, min_ttl: float) -> float:
+        """Seconds of validity a token must still have. The margin never exceeds half the token's lifetime,
+        and ``min_ttl`` is capped so that a freshly refreshed token always satisfies it (no refresh loop)."""
+        eff = min(self.margin, rec.lifetime / 2)
+        want = min_ttl
+        cap = rec.lifetime - eff
+        if want > cap:
+            if not self._warned_ttl:
+                self._warned_ttl = True
+                log.warning("min_ttl %.0fs exceeds what a fresh token can give (%.0fs); using %.0fs",
+                            min_ttl, rec.lifetime, cap)
+            want = cap
+        return max(eff, want)
+
+    def is_fresh(self, rec: TokenRecord, min_ttl: float = 0.0) -> bool:
+        return rec.expires_at - self.clock() >= self.threshold(rec, min_ttl)
+
+    @staticmethod
+    def _cred(rec: TokenRecord) -> Credential:
+        return Credential(rec.access_token, True, rec.generation, rec.expires_at)
+
+    # -- the gate ------------------------------------------------------------------------------------
+    def ensure_token(self, min_ttl: float = 0.0) -> Credential:
+        """Return a credential valid for at least ``max(margin, min_ttl)`` seconds, refreshing if needed."""
+        if not self.settings.oauth:
+            return Credential(self.settings.api_key or "", False)
+        rec = self._read()
+        if self.is_fresh(rec, min_ttl):
+            return self._cred(rec)
+        return self._locked(lambda cur: not self.is_fresh(cur, min_ttl), why="expiring")
+
+    def on_unauthorized(self, failed: Credential) -> Credential | None:
+        """After Majora rejected ``failed``: return a different current token, refreshing only if the store
+        still holds the failed one. ``None`` in API-key mode (nothing to refresh)."""
+        if not failed.oauth:
+            return None
+        rec = self._read(force=True)
+        if rec.access_token != failed.secret:
+            return self._cred(rec)
+        return self._locked(lambda cur: cur.access_token == failed.secret, why="rejected by server")
+
+    def force_refresh(self) -> Credential:
+        """Refresh now (``snakemake-majora refresh``); concurrent callers share one refresh."""
+        seen = self._read(force=True).generation
+        return self._locked(lambda cur: cur.generation == seen, why="forced")
+
+    def _locked(self, need: Callable[[TokenRecord], bool], why: str) -> Credential:
+        deadline = time.monotonic() + self.lock_wait
+        while True:
+            try:
+                with self.lock.hold(timeout=min(LOCK_SLICE, max(0.01, deadline - time.monotonic()))):
+                    cur = self._read(force=True)
+                    if not need(cur):
+                        return self._cred(cur)
+                    return self._cred(self._refresh_locked(cur, why))
+            except LockBusy:
+                rec = self._read()
+                if not need(rec):
+                    return self._cred(rec)
+                if time.monotonic() >= deadline:
+                    if rec.expires_at > self.clock() + 60:
+                        log.warning("token lock still held by %s; using the current "
+                                    "token", self.lock.holder())
+                        return self._cred(rec)
+                    raise LockTimeoutError(
+                        f"waited {self.lock_wait:.0f}s for the token lock {self.lock.lock_path} held by "
+                        f"{self.lock.holder()}; if that process is gone, try again (lock backend "
+                        f"{self.lock.backend})"
+                    ) from None
+
+    def _refresh_locked(self, cur: TokenRecord, why: str) -> TokenRecord:
+        """Refresh with the lock held and write the store immediately."""
+        if not cur.refresh_token:
+            raise ReauthRequired(f"the stored token in {self.path} has no refresh token; run "
+                                 f"`snakemake-majora login`")
+        if not self._cleaned:
+            self._cleaned = True
+            self.store.clean_stale_tmp()
+        log.info("refreshing token (%s; generation %d, by %s)", why, cur.generation, holder_id())
+        try:
+            tok, t_before = oauth.refresh(self.settings, self.session, cur.refresh_token)
+        except oauth.InvalidGrant:
+            again = self.store.read(force=True)
+            rotated = again is not None and (
+                again.refresh_token != cur.refresh_token or again.generation != cur.generation)
+            if again is not None and rotated:
+                log.warning(
+                    "a peer refreshed the token while this process held the lock: the %s lock on %s does not "
+                    "exclude across processes; using the peer's token", self.lock.backend, self.path.parent)
+                if again.invalid:
+                    raise ReauthRequired(f"the stored token in {self.path} was marked invalid; run "
+                                         "`snakemake-majora login`") from None
+                return again
+            cur.invalid = {"since": time.time(), "reason": "invalid_grant", "generation": cur.generation,
+                           "by": holder_id()}
+            self.store.write(cur)
+            raise ReauthRequired(
+                "Majora rejected the stored refresh token (invalid_grant); the token file was kept and "
+                "marked "
+                "invalid; run `snakemake-majora login`"
+            ) from None
+        new = TokenRecord.from_token_response(
+            tok, domain=self.settings.domain, client_id=self.settings.client_id or "",
+            user=self.settings.user, t_before=t_before, generation=cur.generation + 1)
+        if not new.refresh_token:
+            new.refresh_token = cur.refresh_token
+        self.store.write(new)
+        log.info("token refreshed: generation %d, valid %.0fs", new.generation, new.expires_at - t_before)
+        return new
+
+    # -- login / logout / status -------------------------------------------------------------------
+    def save_new_token(self, tok: dict[str, Any], t_before: float) -> TokenRecord:
+        """Store a token from a login or import (generation + 1, invalid cleared), under the lock."""
+        deadline = time.monotonic() + self.lock_wait
+        while True:
+            try:
+                with self.lock.hold(timeout=min(LOCK_SLICE, max(0.01, deadline - time.monotonic()))):
+                    cur = self.store.read(force=True)
+                    rec = TokenRecord.from_token_response(
+                        tok, domain=self.settings.domain, client_id=self.settings.client_id or "",
+                        user=self.settings.user, t_before=t_before,
+                        generation=(cur.generation if cur else 0) + 1)
+                    self.store.write(rec)
+                    return rec
+            except LockBusy:
+                if time.monotonic() >= deadline:
+                    raise LockTimeoutError(f"waited {self.lock_wait:.0f}s for the token lock held by "
+                                           f"{self.lock.holder()}") from None
+
+    def forget(self, revoke: bool = False) -> bool:
+        """Delete the local token (``logout``); revoke it on the server only if asked. True if one existed."""
+        with self.lock.hold(timeout=self.lock_wait):
+            rec = self.store.read(force=True)
+            if rec is None:
+                return False
+            if revoke and rec.refresh_token:
+                oauth.revoke(self.settings, self.session, rec.refresh_token, "refresh_token")
+            self.path.unlink()
+            return True
+
+    def status(self) -> dict[str, Any]:
+        """Non-secret state of the credential, for ``status``/``doctor``."""
+        out: dict[str, Any] = {"mode": "oauth" if self.settings.oauth else "api-key",
+                               "token_file": str(self.path), "lock_file": str(self.lock.lock_path)}
+        backend, reason = self.lock.backend_info
+        out["lock_backend"], out["lock_reason"] = backend, reason
+        if not self.settings.oauth:
+            return out
+        try:
+            rec = self.store.read(force=True)
+        except Exception as exc:  # reported, not raised: doctor must keep going
+            out["error"] = str(exc)
+            return out
+        if rec is None:
+            out["state"] = "missing"
+            return out
+        now = self.clock()
+        out.update({
+            "state": "invalid" if rec.invalid else ("expired" if rec.expires_at <= now else "valid"),
+            "generation": rec.generation,
+            "expires_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(rec.expires_at)),
+            "expires_in": round(rec.expires_at - now),
+            "needs_refresh": not self.is_fresh(rec),
+            "invalid": rec.invalid,
+            "scope": rec.scope,
+            "refreshed_by": rec.refreshed_by,
+            "access_token_fingerprint": fingerprint(rec.access_token),
+        })
+        return out

@@ -1,0 +1,120 @@
+"""Secret redaction for logging.
+
+Two layers, because either alone can be bypassed:
+
+* every secret the library handles is registered with :func:`register_secret` and replaced by a
+  fingerprint in any log record that passes a :class:`RedactingFilter`;
+* well-known token-shaped patterns (``"access_token": "..."``, ``Bearer ...``, ``refresh_token=...``)
+  are masked even if the value was never registered.
+
+requests-oauthlib and oauthlib log whole token dicts at DEBUG, so their loggers are clamped to INFO
+and filtered whatever level the user asks for.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import threading
+
+_SECRETS: set[str] = set()
+_SECRETS_LOCK = threading.Lock()
+_MIN_SECRET_LEN = 6
+
+_PATTERNS = [
+    re.compile(
+        r"""(?P<k>(?<![A-Za-z0-9_])["']?(?:access_token|refresh_token|client_secret|password|api_key|token|code)["']?\s*[:=]\s*["']?)"""
+        r"""(?P<v>[^"'\s,&}]+)""",
+        re.IGNORECASE,
+    ),
+    re.compile(r"(?P<k>Bearer\s+)(?P<v>[A-Za-z0-9._~+/=-]+)", re.IGNORECASE),
+]
+_NOISY_LOGGERS = ("requests_oauthlib", "oauthlib")
+_installed = False
+
+
+def fingerprint(secret: str | None) -> str:
+    """Short non-reversible tag for a secret, safe to log (``sha256[:8]``)."""
+    if not secret:
+        return "-"
+    return "sha256:" + hashlib.sha256(secret.encode()).hexdigest()[:8]
+
+
+def register_secret(value: str | None) -> None:
+    """Remember ``value`` so that it is masked in every filtered log record."""
+    if value and len(value) >= _MIN_SECRET_LEN and value.upper() != "OAUTH":
+        with _SECRETS_LOCK:
+            _SECRETS.add(value)
+
+
+def redact(text: str) -> str:
+    """Mask registered secrets and token-shaped key/value pairs in ``text``."""
+    with _SECRETS_LOCK:
+        secrets = sorted(_SECRETS, key=len, reverse=True)
+    for s in secrets:
+        if s in text:
+            text = text.replace(s, "<redacted>")
+    for pat in _PATTERNS:
+        text = pat.sub(lambda m: m.group("k") + ("<redacted>" if m.group("v") != "OAUTH" else "OAUTH"), text)
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites each record's message with secrets masked; never drops records of our own loggers."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.split(".")[0] in _NOISY_LOGGERS and record.levelno < logging.INFO:
+            return False
+        try:
+            msg = record.getMessage()
+        except Exception:  # a broken format string must not break logging
+            msg = str(record.msg)
+        red = redact(msg)
+        if red != msg or record.args:
+            record.msg, record.args = red, None
+        if record.exc_info and record.exc_info[1] is not None:
+            # Formatters render tracebacks from exc_info; pre-render it redacted instead.
+            text = logging.Formatter().formatException(record.exc_info)
+            record.exc_info = None
+            record.exc_text = None
+            record.msg = f"{record.msg}\n{redact(text)}"
+        return True
+
+
+_FILTER = RedactingFilter()
+
+
+def clamp_noisy_loggers() -> None:
+    """Keep requests-oauthlib/oauthlib quiet (they log token dicts at DEBUG) and filter them."""
+    for name in _NOISY_LOGGERS:
+        lg = logging.getLogger(name)
+        if lg.level == logging.NOTSET or lg.level < logging.INFO:
+            lg.setLevel(logging.INFO)
+        if _FILTER not in lg.filters:
+            lg.addFilter(_FILTER)
+    for name in ("requests_oauthlib.oauth2_session", "oauthlib.oauth2.rfc6749.parameters"):
+        lg = logging.getLogger(name)
+        if lg.level == logging.NOTSET or lg.level < logging.INFO:
+            lg.setLevel(logging.INFO)
+        if _FILTER not in lg.filters:
+            lg.addFilter(_FILTER)
+
+
+def install(handler: logging.Handler | None = None) -> None:
+    """Clamp noisy loggers and attach the redacting filter to ``handler`` and to every root handler.
+
+    Library code calls it with no handler (idempotent); the CLI passes the handler it creates.
+    """
+    global _installed
+    clamp_noisy_loggers()
+    lib = logging.getLogger("snakemake_majora")
+    if _FILTER not in lib.filters:
+        lib.addFilter(_FILTER)
+    handlers = list(logging.getLogger().handlers)
+    if handler is not None:
+        handlers.append(handler)
+    for h in handlers:
+        if _FILTER not in h.filters:
+            h.addFilter(_FILTER)
+    _installed = True
