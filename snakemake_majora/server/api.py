@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import logging
 import uuid
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q
 from django.http import HttpResponse, HttpResponseBadRequest
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -20,6 +21,7 @@ from snakemake_majora.server import tasks
 from snakemake_majora.server.majora2 import models
 from snakemake_majora.server.state import COUNTERS
 
+log = logging.getLogger("majora_lite.api")
 MINIMUM_CLIENT_VERSION = "0.44.0"
 TASK_MESSAGE = "Call api.majora.task.get with the appropriate task ID later..."
 
@@ -137,7 +139,12 @@ def v2(
                     api_o["errors"] += 1
                     bad = True
             if not bad:
-                f(request, api_o, json_data, user=user, partial=partial)
+                try:
+                    f(request, api_o, json_data, user=user, partial=partial)
+                except Exception as exc:  # Majora reports view exceptions as logical errors too
+                    log.warning("%s failed: %s", request.path, type(exc).__name__)
+                    api_o["errors"] += 1
+                    api_o["messages"].append(str(exc))
             api_o["success"] = api_o["errors"] == 0
             return _json(api_o)
 
@@ -692,8 +699,8 @@ def get_summary(request, api_o, json_data, user=None, partial=False):
             pass  # Majora silently ignores a bad gte_date here
     rows = (
         reports.values(
-            site="pag__owner_org__code",
-            sourcesite="pag__tagged_artifacts__biosampleartifact__created__submission_org__code",
+            site=F("pag__owner_org__code"),
+            sourcesite=F("pag__tagged_artifacts__biosampleartifact__created__submission_org__code"),
         )
         .exclude(sourcesite__isnull=True)
         .annotate(

@@ -78,7 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     s = with_dir(sub.add_parser("setup", help="batch of seed/adduser/addapp/apikey/grant-dataview from JSON"))
-    s.add_argument("--spec", required=True, help='JSON: {"seed": {...}, "users": [...], "apps": [...], ...}')
+    s.add_argument(
+        "--spec", required=True, help='JSON {"seed": {}, "users": [], "apps": [], ...} or - (stdin)'
+    )
 
     s = sub.add_parser("approve", help="log in and approve an authorize URL; prints the callback URL")
     s.add_argument("--url", required=True, help="majora-lite base URL")
@@ -207,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
             _print(seed(args.biosamples, args.seed, anchor))
         elif args.cmd == "setup":
             try:
-                spec = json.loads(args.spec)
+                spec = json.loads(sys.stdin.read() if args.spec == "-" else args.spec)
                 if not isinstance(spec, dict):
                     raise ValueError
             except ValueError:

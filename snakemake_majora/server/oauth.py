@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import ipaddress
 import json
+import os
 import threading
 from urllib.parse import urlsplit
 
@@ -21,6 +23,14 @@ from snakemake_majora.server.state import COUNTERS
 #: SQLite serialises writers and ``select_for_update`` is a no-op there, so DOT's row locks do not
 #: stop two refreshes of one refresh token from both validating. One process-wide lock does.
 TOKEN_LOCK = threading.Lock()
+#: Test-only switch for the negative control of the concurrent-refresh test; never set it otherwise.
+UNSAFE_NO_TOKEN_LOCK_ENV = "MAJORA_LITE_UNSAFE_NO_TOKEN_LOCK"
+
+
+def _token_lock():
+    if os.environ.get(UNSAFE_NO_TOKEN_LOCK_ENV) == "1":
+        return contextlib.nullcontext()
+    return TOKEN_LOCK
 
 
 def is_loopback_host(host: str | None) -> bool:
@@ -98,7 +108,7 @@ class LiteTokenView(TokenView):
     def post(self, request, *args, **kwargs):
         COUNTERS.inc("token_endpoint_calls")
         grant_type = request.POST.get("grant_type")
-        with TOKEN_LOCK:
+        with _token_lock():
             response = super().post(request, *args, **kwargs)
         if response.status_code == 200:
             if grant_type == "refresh_token":
