@@ -289,7 +289,11 @@ class MajoraClient:
     # -- operations -------------------------------------------------------------------------------------
     def get_biosample(self, central_sample_id: str) -> dict[str, Any]:
         """The biosample record (``as_struct``); :class:`NotFoundError` if Majora does not know it."""
-        data = self._request(BIOSAMPLE_GET, {"central_sample_id": central_sample_id})
+        try:
+            data = self._request(BIOSAMPLE_GET, {"central_sample_id": central_sample_id})
+        except NotFoundError as exc:
+            raise NotFoundError(f"biosample {central_sample_id} not found on Majora",
+                                messages=exc.messages) from None
         rec = (data.get("get") or {}).get(central_sample_id)
         if rec is None:
             raise NotFoundError(f"biosample {central_sample_id} not found on Majora")

@@ -203,6 +203,7 @@ def lock_test(lock: TokenLock, seconds: float, log_path: Path | None = None) -> 
     between different ``host:pid`` means the lock does not exclude across those nodes.
     """
     log_path = log_path or lock.token_path.with_name(lock.token_path.name + ".locktest.log")
+    ensure_private_dir(log_path.parent)
     me = f"{socket.gethostname()}:{os.getpid()}"
     end = time.time() + seconds
     n = 0
