@@ -116,12 +116,14 @@ class RecordFetcher:
         self._lock = threading.Lock()
         self._limiter = _RateLimiter(max_requests_per_second)
         self.requests = 0  # records actually requested from Majora by this process
+        self.domain: str | None = None  # the server, once the client exists (for error messages)
 
     def client(self) -> Any:
         """The shared client, created on first use."""
         with self._client_lock:
             if self._client is None:
                 self._client = self._client_factory()
+                self.domain = getattr(getattr(self._client, "settings", None), "domain", None)
             return self._client
 
     def _fetch(self, query: Query) -> Record | None:

@@ -70,6 +70,7 @@ class Ledger:
                 f.write("\n")
                 f.flush()
                 os.fsync(f.fileno())
+            os.chmod(tmp, 0o644)  # not secret; readable by everyone sharing the workflow
             os.replace(tmp, self.path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

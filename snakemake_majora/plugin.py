@@ -167,9 +167,10 @@ def client_from_settings(conf: ResolvedSettings) -> Any:
     )
 
 
-def _explain(err: BaseException, print_query: str) -> WorkflowError:
-    """A one-line WorkflowError for a failed fetch (the client's messages already say what to do)."""
-    return WorkflowError(f"Majora query {print_query} failed: {err}")
+def _explain(err: BaseException, print_query: str, domain: str | None) -> WorkflowError:
+    """A one-line WorkflowError for a failed fetch, naming the server (the client says what to do)."""
+    where = f" at {domain}" if domain else ""
+    return WorkflowError(f"Majora query {print_query} failed{where}: {err}")
 
 
 class StorageProvider(StorageProviderBase):
@@ -257,7 +258,7 @@ class StorageObject(StorageObjectRead):
         try:
             return self.provider.fetcher.get(self.parsed)
         except MajoraError as e:
-            raise _explain(e, self.print_query) from None
+            raise _explain(e, self.print_query, self.provider.fetcher.domain) from None
 
     def _existing(self) -> Record:
         rec = self._record()
