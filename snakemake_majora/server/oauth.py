@@ -88,16 +88,24 @@ class LiteOAuth2Validator(OAuth2Validator):
         )
 
     def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs):
+        if not oauth2_settings.REFRESH_TOKEN_REUSE_PROTECTION:
+            return super().validate_refresh_token(refresh_token, client, request, *args, **kwargs)
+        # Count family revocations that kill live tokens: DOT revokes the family when a revoked
+        # member is replayed outside the grace period.
+        checksum = hashlib.sha256(refresh_token.encode("utf-8")).hexdigest()
+        rt = (
+            RefreshToken.objects.filter(token_checksum=checksum)
+            .order_by(F("revoked").desc(nulls_first=True))
+            .first()
+        )
+        live_before = bool(
+            rt is not None
+            and rt.token_family
+            and RefreshToken.objects.filter(token_family=rt.token_family, revoked__isnull=True).exists()
+        )
         ok = super().validate_refresh_token(refresh_token, client, request, *args, **kwargs)
-        if not ok and oauth2_settings.REFRESH_TOKEN_REUSE_PROTECTION:
-            # DOT revoked the whole family iff the token was a revoked member of one.
-            checksum = hashlib.sha256(refresh_token.encode("utf-8")).hexdigest()
-            rt = (
-                RefreshToken.objects.filter(token_checksum=checksum)
-                .order_by(F("revoked").desc(nulls_first=True))
-                .first()
-            )
-            if rt is not None and rt.revoked is not None and rt.token_family:
+        if not ok and live_before and rt.revoked is not None:
+            if not RefreshToken.objects.filter(token_family=rt.token_family, revoked__isnull=True).exists():
                 COUNTERS.inc("family_revocations")
         return ok
 

@@ -1,0 +1,224 @@
+"""majora-lite OAuth2 (authorization code, rotation, strict mode, grace) and dataviews, via requests-oauthlib."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+from requests_oauthlib import OAuth2Session
+
+GET = "api/v2/artifact/biosample/get/"
+ALL_READ = ["majora2.view_biosampleartifact"]
+
+
+@pytest.fixture
+def insecure_ok(monkeypatch):
+    # requests-oauthlib refuses http unless told; majora-lite is http on loopback only.
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
+
+
+def grant(lite, scopes=ALL_READ, username=None, password=None):
+    """Authorization-code grant through the browser stand-in; returns (session, token)."""
+    sess = OAuth2Session(lite.client_id, redirect_uri=lite.url + "o/callback/", scope=scopes)
+    url, _state = sess.authorization_url(lite.url + "o/authorize/")
+    callback = lite.approve(url, username or lite.username, password or lite.password)
+    assert callback.startswith(lite.url + "o/callback/?")
+    token = sess.fetch_token(
+        lite.url + "o/token/",
+        authorization_response=callback,
+        client_secret=lite.client_secret,
+        include_client_id=True,
+    )
+    return sess, token
+
+
+def refresh(lite, refresh_token):
+    return requests.post(
+        lite.url + "o/token/",
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": refresh_token,
+            "client_id": lite.client_id,
+            "client_secret": lite.client_secret,
+        },
+        timeout=30,
+    )
+
+
+def api(lite, access_token, path=GET, **fields):
+    body = {"username": "oauth", "token": "OAUTH", "central_sample_id": "BIRM-00001", **fields}
+    return requests.post(
+        lite.url + path, json=body, headers={"Authorization": f"Bearer {access_token}"}, timeout=30
+    )
+
+
+def test_lifecycle_default_server(lite, insecure_ok):
+    sess, token = grant(lite)
+    assert token["token_type"] == "Bearer" and token["expires_in"] == 36000
+    assert token["scope"] == ALL_READ
+    r = api(lite, token["access_token"])
+    assert r.status_code == 200 and r.json()["get"]["BIRM-00001"]["central_sample_id"] == "BIRM-00001"
+    # refresh with requests-oauthlib: rotation gives a new pair, the old access token is gone at once
+    new = sess.refresh_token(
+        lite.url + "o/token/", client_id=lite.client_id, client_secret=lite.client_secret
+    )
+    assert new["access_token"] != token["access_token"] and new["refresh_token"] != token["refresh_token"]
+    r = api(lite, token["access_token"])
+    assert (r.status_code, r.content) == (400, b"")
+    assert api(lite, new["access_token"]).status_code == 200
+    # replaying the used refresh token: invalid_grant; the winner's token still works (not strict)
+    r = refresh(lite, token["refresh_token"])
+    assert r.status_code == 400 and r.json()["error"] == "invalid_grant"
+    r = refresh(lite, new["refresh_token"])
+    assert r.status_code == 200
+    # token lacking the view's scopes: 200, errors 1, Majora's message, no success key
+    out = api(lite, r.json()["access_token"], "api/v2/artifact/biosample/add/", biosamples=[]).json()
+    assert out["errors"] == 1 and "success" not in out
+    assert out["messages"][0].startswith(
+        "Your token is valid but does not have all of the scopes to perform this action. Required scopes: "
+        "majora2.add_biosampleartifact"
+    )
+
+
+def test_scope_bounded_by_user_permissions(lite, insecure_ok):
+    lite.server.add_user("erin", "erin-pw", perms=["majora2.view_biosampleartifact"])
+    _sess, token = grant(lite, ALL_READ, "erin", "erin-pw")
+    assert api(lite, token["access_token"]).status_code == 200
+    from snakemake_majora.server.approve import ApproveError
+
+    with pytest.raises(ApproveError, match="invalid_scope"):
+        grant(lite, ["majora2.can_read_dataview_via_api"], "erin", "erin-pw")
+    with pytest.raises(ApproveError, match="wrong username or password"):
+        grant(lite, ALL_READ, "erin", "not-her-password")
+
+
+def test_cli_approve_exit_codes(lite, insecure_ok):
+    import subprocess
+    import sys
+
+    sess = OAuth2Session(lite.client_id, redirect_uri=lite.url + "o/callback/", scope=ALL_READ)
+    url, _ = sess.authorization_url(lite.url + "o/authorize/")
+    base = [
+        sys.executable,
+        "-m",
+        "snakemake_majora.server",
+        "approve",
+        "--url",
+        lite.url,
+        "--username",
+        lite.username,
+    ]
+    ok = subprocess.run([*base, "--password", lite.password, url], capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0 and ok.stdout.strip().startswith(lite.url + "o/callback/?code=")
+    bad = subprocess.run([*base, "--password", "wrong", url], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 77 and "wrong username or password" in bad.stderr
+    assert "wrong" not in bad.stderr.replace("wrong username", "")
+    assert "Traceback" not in bad.stderr
+
+
+def test_callback_page_text(lite, insecure_ok):
+    sess = OAuth2Session(lite.client_id, redirect_uri=lite.url + "o/callback/", scope=ALL_READ)
+    url, _ = sess.authorization_url(lite.url + "o/authorize/")
+    from snakemake_majora.server import approve as approve_mod
+
+    with requests.Session() as s:
+        r = s.get(lite.url + "accounts/login/", timeout=10)
+        csrf = approve_mod._parse(r.text).inputs["csrfmiddlewaretoken"]
+        s.post(
+            lite.url + "accounts/login/",
+            data={"csrfmiddlewaretoken": csrf, "username": lite.username, "password": lite.password},
+            timeout=10,
+        )
+        r = s.get(lite.url + "o/callback/?code=abc&state=xyz", timeout=10)
+    assert (
+        "If you are using Ocarina you must now return to the application and paste the following URL"
+        in r.text
+    )
+    assert "o/callback/?code=abc&amp;state=xyz" in r.text
+
+
+def test_strict_mode_revokes_family(lite_factory, insecure_ok):
+    strict = lite_factory(strict=True, biosamples=6)
+    _sess, token = grant(strict)
+    r = refresh(strict, token["refresh_token"])
+    assert r.status_code == 200
+    winner = r.json()
+    r = refresh(strict, token["refresh_token"])  # replay the used one
+    assert r.status_code == 400 and r.json()["error"] == "invalid_grant"
+    r = refresh(strict, winner["refresh_token"])  # the whole family is dead now
+    assert r.status_code == 400 and r.json()["error"] == "invalid_grant"
+    assert (api(strict, winner["access_token"]).status_code, api(strict, winner["access_token"]).content) == (
+        400,
+        b"",
+    )
+    c = strict.counters()
+    assert c["family_revocations"] == 1 and c["refreshes"] == 1 and c["invalid_grant"] == 2
+
+
+def test_grace_period_returns_same_pair(lite_factory, insecure_ok):
+    srv = lite_factory(grace=120, access_token_lifetime=600, biosamples=6)
+    _sess, token = grant(srv)
+    assert token["expires_in"] == 600
+    first = refresh(srv, token["refresh_token"])
+    again = refresh(srv, token["refresh_token"])
+    assert first.status_code == again.status_code == 200
+    a, b = first.json(), again.json()
+    assert (a["access_token"], a["refresh_token"]) == (b["access_token"], b["refresh_token"])
+    assert api(srv, a["access_token"]).status_code == 200
+    assert api(srv, token["access_token"]).status_code == 400
+
+
+def test_expired_access_token_is_400(lite_factory, insecure_ok):
+    srv = lite_factory(access_token_lifetime=1, biosamples=3)
+    _sess, token = grant(srv)
+    time.sleep(1.2)
+    r = api(srv, token["access_token"], central_sample_id="BIRM-00001")
+    assert (r.status_code, r.content) == (400, b"")
+    assert refresh(srv, token["refresh_token"]).status_code == 200
+
+
+def test_introspect_and_revoke(lite, insecure_ok):
+    _sess, token = grant(lite)
+    r = requests.post(
+        lite.url + "o/revoke_token/",
+        data={
+            "token": token["access_token"],
+            "client_id": lite.client_id,
+            "client_secret": lite.client_secret,
+        },
+        timeout=10,
+    )
+    assert r.status_code == 200
+    assert api(lite, token["access_token"]).status_code == 400
+
+
+def test_dataview_rules(lite, insecure_ok):
+    mdv = lite.url + "api/v3/mdv/?mdv=PHE1"
+    _s, no_scope = grant(lite, ALL_READ)
+    _s, scoped = grant(lite, ["majora2.can_read_dataview_via_api", "majora2.view_biosampleartifact"])
+    bearer = {"Authorization": f"Bearer {scoped['access_token']}"}
+    r = requests.get(mdv, headers=bearer, timeout=10)
+    assert r.status_code == 403 and "detail" in r.json(), "no grant yet"
+    lite.server.grant_dataview(lite.username, "PHE1", days=-1)
+    assert requests.get(mdv, headers=bearer, timeout=10).status_code == 403, "expired grant"
+    lite.server.grant_dataview(lite.username, "PHE1")
+    r = requests.get(mdv, headers={"Authorization": f"Bearer {no_scope['access_token']}"}, timeout=10)
+    assert r.status_code == 403, "token without majora2.can_read_dataview_via_api"
+    assert requests.get(mdv, timeout=10).status_code == 403
+    r = requests.get(lite.url + "api/v3/mdv/?mdv=DA1", headers=bearer, timeout=10)
+    assert r.status_code == 403, "grant is per dataview"
+    r = requests.get(mdv, headers=bearer, timeout=10)
+    assert r.status_code == 200
+    body = r.json()
+    assert body["params"] == {"mdv": "PHE1"} and body["errors"] == 0 and "success" not in body
+    (task_id,) = body["tasks"]
+    for _ in range(200):
+        out = api(lite, scoped["access_token"], "api/v2/majora/task/get/", task_id=task_id).json()
+        if out["task"]["state"] != "PENDING":
+            break
+        time.sleep(0.05)
+    assert out["task"]["state"] == "SUCCESS" and out["task"]["cleaned"] is True
+    assert len(out["data"]) == body["expected_n"] >= lite.seed_summary["biosamples"]
+    row = out["data"][0]
+    assert {"central_sample_id", "sender_sample_id", "created"} <= set(row)
