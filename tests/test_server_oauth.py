@@ -1,4 +1,4 @@
-"""majora-lite OAuth2 (authorization code, rotation, strict mode, grace) and dataviews, via requests-oauthlib."""
+"""majora-lite OAuth2 (authorization code, rotation, strict, grace) and dataviews, via requests-oauthlib."""
 
 from __future__ import annotations
 
@@ -118,8 +118,6 @@ def test_cli_approve_exit_codes(lite, insecure_ok):
 
 
 def test_callback_page_text(lite, insecure_ok):
-    sess = OAuth2Session(lite.client_id, redirect_uri=lite.url + "o/callback/", scope=ALL_READ)
-    url, _ = sess.authorization_url(lite.url + "o/authorize/")
     from snakemake_majora.server import approve as approve_mod
 
     with requests.Session() as s:
