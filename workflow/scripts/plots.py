@@ -7,8 +7,7 @@
 Used by the ``plots`` rule (``script:``); ``python plots.py MANIFEST OUTDIR`` works too.
 """
 
-from __future__ import annotations
-
+# No `from __future__` import: Snakemake prepends a preamble to script: files.
 import csv
 import sys
 from collections import Counter

@@ -9,8 +9,7 @@ to *new* samples, and every record here already exists.
 Used by the ``validate`` rule (``script:``) and importable for tests.
 """
 
-from __future__ import annotations
-
+# No `from __future__` import: Snakemake prepends a preamble to script: files.
 import datetime as dt
 import json
 import re
@@ -130,6 +129,8 @@ def main(smk: Any) -> None:
     sample = smk.wildcards.sample
     result = verdict(load_record(smk.input.record, sample), sample)
     Path(smk.output[0]).write_text(json.dumps(result, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    summary = "valid" if result["valid"] else "; ".join(result["problems"])
+    Path(smk.log[0]).write_text(f"{sample}: {summary}\n")
 
 
 if "snakemake" in globals():

@@ -1,0 +1,17 @@
+# Resolve the batch (a run, a PAG query or a list of IDs) into its samples.
+
+
+checkpoint resolve_batch:
+    input:
+        unpack(batch_input),
+    output:
+        samples=f"{RESULTS}/batch/samples.tsv",
+    params:
+        mode=MODE,
+        samples=BATCH.get("samples") or [],
+        profile=MAJORA["profile"],
+    log:
+        f"{RESULTS}/logs/resolve_batch.log",
+    localrule: True
+    script:
+        "../scripts/resolve_batch.py"

@@ -1,0 +1,92 @@
+# Config validation and the helpers the rules share.
+import csv
+import json
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+SCHEMA = Path(workflow.basedir) / "schemas" / "config.schema.yaml"
+
+
+def config_problem(cfg):
+    """The first schema violation as one line naming the key, or None if the config is valid."""
+    import jsonschema
+    import yaml
+
+    schema = yaml.safe_load(SCHEMA.read_text())
+    error = jsonschema.exceptions.best_match(
+        jsonschema.Draft202012Validator(schema).iter_errors(cfg)
+    )
+    if error is None:
+        return None
+    key = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+    return f"invalid config at '{key}': {error.message}"
+
+
+try:
+    validate(config, str(SCHEMA))
+except WorkflowError:
+    raise WorkflowError(
+        (config_problem(config) or "invalid config")
+        + " (see config/README.md; fix the config file or --config)"
+    ) from None
+
+BATCH = config["batch"]
+MODES = [m for m in ("run_name", "pag", "samples") if BATCH.get(m)]
+if len(MODES) != 1:
+    raise WorkflowError(
+        "invalid config at 'batch': set exactly one of batch.run_name, batch.pag, batch.samples"
+        + (f" (found {', '.join(MODES)})" if MODES else " (none is set)")
+    )
+MODE = MODES[0]
+RESULTS = config["results"].rstrip("/")
+LAB_QC = config["lab_qc"]
+PUSH = config["push_metrics"]
+MAJORA = config["majora"]
+
+
+def batch_query():
+    """The majora:// query whose record lists the batch's samples (None for an explicit list)."""
+    if MODE == "run_name":
+        return f"majora://sequencing/{BATCH['run_name']}"
+    if MODE == "pag":
+        pag = dict(BATCH["pag"])
+        test = pag.pop("test_name")
+        filters = "&".join(
+            f"{k}={str(v).lower() if isinstance(v, bool) else v}"
+            for k, v in sorted(pag.items())
+            if v is not None
+        )
+        return f"majora://pag/{test}" + (f"?{filters}" if filters else "")
+    return None
+
+
+def batch_input(wildcards):
+    query = batch_query()
+    return {"record": storage.majora(query)} if query else {}
+
+
+def lab_qc_file(sample):
+    return Path(LAB_QC["dir"]) / f"{sample}.qc.csv"
+
+
+def batch_rows():
+    """Rows of the resolved batch (after the checkpoint): central_sample_id, in_majora, source."""
+    with open(checkpoints.resolve_batch.get().output.samples, newline="") as fh:
+        return list(csv.DictReader(fh, delimiter="\t"))
+
+
+def known_samples():
+    return [r["central_sample_id"] for r in batch_rows() if r["in_majora"] == "yes"]
+
+
+def verdict_files(wildcards):
+    return expand(f"{RESULTS}/verdicts/{{sample}}.json", sample=known_samples())
+
+
+def pushed_files(wildcards):
+    if not PUSH["enabled"]:
+        return []
+    samples = [s for s in known_samples() if lab_qc_file(s).exists()]
+    return expand(f"{RESULTS}/pushed/{{sample}}.json", sample=samples)

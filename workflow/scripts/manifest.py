@@ -1,0 +1,73 @@
+"""Join the batch, the per-sample verdicts, the lab's QC files and the push results into one TSV.
+
+One row per sample of the batch, including IDs Majora does not know (so nobody wonders where they
+went). Used by the ``manifest`` rule (``script:``).
+"""
+
+# No `from __future__` import: Snakemake prepends a preamble to script: files.
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+COLUMNS = [
+    "central_sample_id", "in_majora", "metadata_valid", "metadata_problems", "adm1", "adm2",
+    "collection_date", "received_date", "collection_week", "submission_org_code",
+    "pct_covered_bases", "pct_N_bases", "longest_no_N_run", "num_aligned_reads", "qc_pass",
+    "metrics_pushed",
+]
+NOT_FOUND = "record: not found in Majora (check the ID, or the lab has not registered it)"
+
+
+def qc_verdict(row: dict[str, str], min_coverage: float, min_longest_run: int) -> str:
+    """``pass`` or ``fail`` by this workflow's thresholds (the lab's own flag is not trusted blindly)."""
+    ok = float(row["pct_covered_bases"]) >= min_coverage and int(row["longest_no_N_run"]) >= min_longest_run
+    return "pass" if ok else "fail"
+
+
+def build_rows(batch: list[dict[str, str]], results: Path, qc_dir: Path, min_coverage: float,
+               min_longest_run: int) -> list[dict[str, Any]]:
+    """The manifest rows (see module docstring)."""
+    rows = []
+    for b in batch:
+        sid = b["central_sample_id"]
+        row: dict[str, Any] = dict.fromkeys(COLUMNS, "")
+        row.update(central_sample_id=sid, in_majora=b["in_majora"])
+        if b["in_majora"] == "yes":
+            v = json.loads((results / "verdicts" / f"{sid}.json").read_text(encoding="utf-8"))
+            row.update({k: v.get(k, "") for k in ("adm1", "adm2", "collection_date", "received_date",
+                                                  "collection_week", "submission_org_code")})
+            row["metadata_valid"] = "yes" if v["valid"] else "no"
+            row["metadata_problems"] = "; ".join(v["problems"])
+        else:
+            row["metadata_valid"] = "no"
+            row["metadata_problems"] = NOT_FOUND
+        qc_file = qc_dir / f"{sid}.qc.csv"
+        if qc_file.exists():
+            with open(qc_file, newline="", encoding="utf-8") as fh:
+                qc = next(csv.DictReader(fh))
+            for key in ("pct_covered_bases", "pct_N_bases", "longest_no_N_run", "num_aligned_reads"):
+                row[key] = qc[key]
+            row["qc_pass"] = qc_verdict(qc, min_coverage, min_longest_run)
+        pushed = results / "pushed" / f"{sid}.json"
+        row["metrics_pushed"] = "yes" if pushed.exists() else "no"
+        rows.append(row)
+    return rows
+
+
+def main(smk: Any) -> None:
+    """Entry point for Snakemake's ``script:`` directive."""
+    with open(smk.input.samples, newline="", encoding="utf-8") as fh:
+        batch = list(csv.DictReader(fh, delimiter="\t"))
+    rows = build_rows(batch, Path(smk.params.results), Path(smk.params.qc_dir),
+                      float(smk.params.min_coverage), int(smk.params.min_longest_run))
+    with open(smk.output[0], "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, COLUMNS, delimiter="\t", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    valid = sum(r["metadata_valid"] == "yes" for r in rows)
+    Path(smk.log[0]).write_text(f"{len(rows)} samples, {valid} with valid metadata\n")
+
+
+if "snakemake" in globals():
+    main(globals()["snakemake"])
