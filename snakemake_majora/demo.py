@@ -65,7 +65,8 @@ class Demo:
         self.cores = cores
         self.env = {**os.environ, "SNAKEMAKE_MAJORA_HOME": str(self.home)}
         for var in ("SNAKEMAKE_MAJORA_CONFIG", "SNAKEMAKE_MAJORA_PROFILE", "SNAKEMAKE_MAJORA_TOKEN_FILE",
-                    "MAJORA_DOMAIN", "MAJORA_USER", "MAJORA_TOKEN", "MAJORA_CLIENT_ID", "MAJORA_CLIENT_SECRET",
+                    "MAJORA_DOMAIN", "MAJORA_USER", "MAJORA_TOKEN", "MAJORA_CLIENT_ID",
+                    "MAJORA_CLIENT_SECRET",
                     "CLIENT_ID", "CLIENT_SECRET", "OCARINA_CONF_FILE"):
             self.env.pop(var, None)  # the demo must not pick up (or touch) a real Majora setup
         self.env["OCARINA_CONF_FILE"] = str(self.home / "no-ocarina")
@@ -80,7 +81,8 @@ class Demo:
         """Seed data, the demo user and the OAuth app, once; later runs reuse them."""
         if self.setup_file.exists():
             return json.loads(self.setup_file.read_text())
-        say(f"seeding majora-lite with {BIOSAMPLES} biosamples, a demo user and an OAuth app (first run only)")
+        say(f"seeding majora-lite with {BIOSAMPLES} biosamples, a demo user and an OAuth app "
+            "(first run only)")
         password = secrets.token_urlsafe(16)
         out = server.setup({
             "seed": {"biosamples": BIOSAMPLES},
@@ -141,7 +143,8 @@ class Demo:
 
     # -- 3. workflow -----------------------------------------------------------------------------
     def write_workflow_config(self) -> None:
-        """The workflow's config/config.yaml in the working directory: the shipped one, lab QC path absolute."""
+        """The workflow's config/config.yaml in the working directory: the shipped one, with the
+        lab QC directory made absolute."""
         conf = yaml.safe_load(WORKFLOW_CONFIG.read_text())
         conf["lab_qc"]["dir"] = str(LAB_QC)
         target = self.work / "config" / "config.yaml"
@@ -151,12 +154,13 @@ class Demo:
             target.write_text(text)
 
     def snakemake(self, *args: str) -> int:
-        cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE), "--directory", str(self.work),
-               *args]
+        cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE),
+               "--directory", str(self.work), *args]
         return subprocess.run(cmd, env=self.env, check=False).returncode
 
     # -- 4. summary ------------------------------------------------------------------------------
-    def summary(self, counters_before: dict[str, Any], counters_after: dict[str, Any], seconds: float) -> None:
+    def summary(self, counters_before: dict[str, Any], counters_after: dict[str, Any],
+                seconds: float) -> None:
         manifest = self.work / "results" / "manifest.tsv"
         with open(manifest, newline="") as fh:
             rows = list(csv.DictReader(fh, delimiter="\t"))
@@ -170,7 +174,8 @@ class Demo:
               f"metrics pushed for {pushed})")
         print(f"  report   : {self.report}")
         print(f"  plots    : {self.work / 'results' / 'plots'}")
-        print(f"  workflow : {seconds:.1f} s; {api} Majora API calls; access tokens live {self.token_lifetime} s")
+        print(f"  workflow : {seconds:.1f} s; {api} Majora API calls; access tokens live "
+              f"{self.token_lifetime} s")
         print(f"  refreshes: {refreshes} token refresh(es) during the run (server counter), "
               f"{counters_after['invalid_grant']} invalid_grant, "
               f"{counters_after['family_revocations']} family revocation(s)")
@@ -217,7 +222,8 @@ def run(demo: Demo) -> int:
         took = time.monotonic() - w0
         after = server.counters()
         if rc != 0:
-            say(f"the workflow failed (exit {rc}); see the messages above and {demo.work / '.snakemake' / 'log'}")
+            say(f"the workflow failed (exit {rc}); see the messages above and "
+                f"{demo.work / '.snakemake' / 'log'}")
             return EX_SOFTWARE
         say("building the Snakemake report")
         rc = demo.snakemake("--cores", "1", "--quiet", "progress", "--report", str(demo.report))
