@@ -136,7 +136,9 @@ class MajoraClient:
         refreshed = False
         for _ in range(4):
             r = self._send(method, path, body, params, cred, read)
-            if not _is_auth_failure(r):
+            # A token deleted by a peer's refresh between Majora's two token checks reads as a scope error.
+            scope_error = r.status_code == 200 and SCOPE_MESSAGE.encode() in r.content
+            if not (_is_auth_failure(r) or scope_error):
                 return self._envelope(r, path)
             if not cred.oauth:
                 raise AuthError(
@@ -150,6 +152,8 @@ class MajoraClient:
                 cred = self.credentials._cred(rec)
                 continue
             if refreshed or self._token_works(cred):
+                if scope_error:
+                    return self._envelope(r, path)  # a real scope problem: raise with Majora's message
                 raise AuthError(
                     f"Majora refused {path.strip('/')} (HTTP {r.status_code}) although the token is valid: "
                     f"the "
