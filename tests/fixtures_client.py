@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from fixtures_server import start_lite
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,8 +49,10 @@ class MajoraHome:
             self.login()
 
     # -- CLI ------------------------------------------------------------------------------------------
-    def cli(self, *args: str, check: bool = True, timeout: float = 120, **kw: Any) -> subprocess.CompletedProcess:
-        res = subprocess.run([*CLI, *args], env=self.env, capture_output=True, text=True, timeout=timeout, **kw)
+    def cli(self, *args: str, check: bool = True, timeout: float = 120,
+            **kw: Any) -> subprocess.CompletedProcess:
+        res = subprocess.run([*CLI, *args], env=self.env, capture_output=True, text=True, timeout=timeout,
+                             **kw)
         if check and res.returncode != 0:
             raise AssertionError(f"snakemake-majora {' '.join(args)} exited {res.returncode}: {res.stderr}")
         return res
@@ -125,7 +126,8 @@ class MajoraHome:
         for p in procs:
             stdout, stderr = p.communicate(timeout=timeout)
             lines = [ln for ln in stdout.splitlines() if ln.startswith("{")]
-            res = json.loads(lines[-1]) if lines else {"ok": 0, "fail": 1, "errors": [f"crashed: {stderr[-500:]}"]}
+            res = json.loads(lines[-1]) if lines else {"ok": 0, "fail": 1, "errors": [f"crashed: "
+                                                                                      f"{stderr[-500:]}"]}
             res["stderr"], res["returncode"] = stderr, p.returncode
             out.append(res)
         return out
