@@ -6,12 +6,14 @@ checkpoint resolve_batch:
         unpack(batch_input),
     output:
         samples=f"{RESULTS}/batch/samples.tsv",
+    log:
+        f"{RESULTS}/logs/resolve_batch.log",
+    localrule: True
+    conda:
+        "../envs/majora.yaml"
     params:
         mode=MODE,
         samples=BATCH.get("samples") or [],
         profile=MAJORA["profile"],
-    log:
-        f"{RESULTS}/logs/resolve_batch.log",
-    localrule: True
     script:
         "../scripts/resolve_batch.py"

@@ -85,6 +85,12 @@ def verdict_files(wildcards):
     return expand(f"{RESULTS}/verdicts/{{sample}}.json", sample=known_samples())
 
 
+def lab_qc_files(wildcards):
+    """The lab QC files of the batch's samples that exist (absent ones show as "no QC file")."""
+    ids = [r["central_sample_id"] for r in batch_rows()]
+    return [str(lab_qc_file(s)) for s in ids if lab_qc_file(s).exists()]
+
+
 def pushed_files(wildcards):
     if not PUSH["enabled"]:
         return []

@@ -15,11 +15,13 @@ rule plots:
             caption="../report/qc.rst",
             category="Batch",
         ),
-    params:
-        batch=BATCH["name"],
-        min_coverage=LAB_QC["min_pct_covered_bases"],
     log:
         f"{RESULTS}/logs/plots.log",
     localrule: True
+    conda:
+        "../envs/majora.yaml"
+    params:
+        batch=BATCH["name"],
+        min_coverage=LAB_QC["min_pct_covered_bases"],
     script:
         "../scripts/plots.py"

@@ -8,6 +8,8 @@ rule validate:
         f"{RESULTS}/verdicts/{{sample}}.json",
     log:
         f"{RESULTS}/logs/validate/{{sample}}.log",
+    conda:
+        "../envs/majora.yaml"
     script:
         "../scripts/validate.py"
 
@@ -17,11 +19,13 @@ rule push_metrics:
         qc=lambda wc: lab_qc_file(wc.sample),
     output:
         f"{RESULTS}/pushed/{{sample}}.json",
+    log:
+        f"{RESULTS}/logs/push_metrics/{{sample}}.log",
+    conda:
+        "../envs/majora.yaml"
     params:
         artifact=lambda wc: PUSH["artifact"].format(sample=wc.sample),
         profile=MAJORA["profile"],
-    log:
-        f"{RESULTS}/logs/push_metrics/{{sample}}.log",
     script:
         "../scripts/push_metrics.py"
 
@@ -31,16 +35,17 @@ rule manifest:
         samples=f"{RESULTS}/batch/samples.tsv",
         verdicts=verdict_files,
         pushed=pushed_files,
+        qc=lab_qc_files,
     output:
         f"{RESULTS}/manifest.tsv",
-    params:
-        batch=BATCH["name"],
-        qc_dir=LAB_QC["dir"],
-        min_coverage=LAB_QC["min_pct_covered_bases"],
-        min_longest_run=LAB_QC["min_longest_no_N_run"],
-        results=RESULTS,
     log:
         f"{RESULTS}/logs/manifest.log",
     localrule: True
+    conda:
+        "../envs/majora.yaml"
+    params:
+        batch=BATCH["name"],
+        min_coverage=LAB_QC["min_pct_covered_bases"],
+        min_longest_run=LAB_QC["min_longest_no_N_run"],
     script:
         "../scripts/manifest.py"

@@ -25,8 +25,13 @@ def qc_verdict(row: dict[str, str], min_coverage: float, min_longest_run: int) -
     return "pass" if ok else "fail"
 
 
-def build_rows(batch: list[dict[str, str]], results: Path, qc_dir: Path, min_coverage: float,
-               min_longest_run: int) -> list[dict[str, Any]]:
+def by_sample(paths: list[str], suffix: str) -> dict[str, Path]:
+    """``{sample: path}`` for files named ``<sample><suffix>``."""
+    return {Path(p).name.removesuffix(suffix): Path(p) for p in paths}
+
+
+def build_rows(batch: list[dict[str, str]], verdicts: dict[str, Path], qc_files: dict[str, Path],
+               pushed: dict[str, Path], min_coverage: float, min_longest_run: int) -> list[dict[str, Any]]:
     """The manifest rows (see module docstring)."""
     rows = []
     for b in batch:
@@ -34,7 +39,7 @@ def build_rows(batch: list[dict[str, str]], results: Path, qc_dir: Path, min_cov
         row: dict[str, Any] = dict.fromkeys(COLUMNS, "")
         row.update(central_sample_id=sid, in_majora=b["in_majora"])
         if b["in_majora"] == "yes":
-            v = json.loads((results / "verdicts" / f"{sid}.json").read_text(encoding="utf-8"))
+            v = json.loads(verdicts[sid].read_text(encoding="utf-8"))
             row.update({k: v.get(k, "") for k in ("adm1", "adm2", "collection_date", "received_date",
                                                   "collection_week", "submission_org_code")})
             row["metadata_valid"] = "yes" if v["valid"] else "no"
@@ -42,15 +47,13 @@ def build_rows(batch: list[dict[str, str]], results: Path, qc_dir: Path, min_cov
         else:
             row["metadata_valid"] = "no"
             row["metadata_problems"] = NOT_FOUND
-        qc_file = qc_dir / f"{sid}.qc.csv"
-        if qc_file.exists():
-            with open(qc_file, newline="", encoding="utf-8") as fh:
+        if sid in qc_files:
+            with open(qc_files[sid], newline="", encoding="utf-8") as fh:
                 qc = next(csv.DictReader(fh))
             for key in ("pct_covered_bases", "pct_N_bases", "longest_no_N_run", "num_aligned_reads"):
                 row[key] = qc[key]
             row["qc_pass"] = qc_verdict(qc, min_coverage, min_longest_run)
-        pushed = results / "pushed" / f"{sid}.json"
-        row["metrics_pushed"] = "yes" if pushed.exists() else "no"
+        row["metrics_pushed"] = "yes" if sid in pushed else "no"
         rows.append(row)
     return rows
 
@@ -59,8 +62,9 @@ def main(smk: Any) -> None:
     """Entry point for Snakemake's ``script:`` directive."""
     with open(smk.input.samples, newline="", encoding="utf-8") as fh:
         batch = list(csv.DictReader(fh, delimiter="\t"))
-    rows = build_rows(batch, Path(smk.params.results), Path(smk.params.qc_dir),
-                      float(smk.params.min_coverage), int(smk.params.min_longest_run))
+    rows = build_rows(batch, by_sample(smk.input.verdicts, ".json"), by_sample(smk.input.qc, ".qc.csv"),
+                      by_sample(smk.input.pushed, ".json"), float(smk.params.min_coverage),
+                      int(smk.params.min_longest_run))
     with open(smk.output[0], "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, COLUMNS, delimiter="\t", lineterminator="\n")
         writer.writeheader()

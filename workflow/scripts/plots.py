@@ -18,6 +18,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # no display on cluster nodes or in CI
 import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 
 REGIONS = ["UK-ENG", "UK-SCT", "UK-WLS", "UK-NIR"]
 REGION_NAMES = {"UK-ENG": "England", "UK-SCT": "Scotland", "UK-WLS": "Wales", "UK-NIR": "Northern Ireland"}
@@ -66,6 +67,7 @@ def plot_regions_by_week(rows: list[dict[str, str]], out: str | Path, title: str
     ax.set_ylabel("samples")
     ax.set_title(title)
     ax.set_ylim(0, max([*bottom, 1]) * 1.15)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.spines[["top", "right"]].set_visible(False)
     if weeks:
         ax.legend(title="region (adm1)", frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
@@ -90,7 +92,7 @@ def plot_qc(rows: list[dict[str, str]], out: str | Path, title: str, min_coverag
     regions = [g for g in REGIONS if any(r.get("adm1") == g for r in rows)]
     if any(r.get("adm1", "") not in REGIONS for r in rows):
         regions.append("")
-    labels = [REGION_NAMES.get(g, g or "unknown region") for g in regions]
+    labels = [REGION_NAMES.get(g, g or "no region\n(no metadata)") for g in regions]
     per = Counter((r.get("adm1", "") if r.get("adm1", "") in REGIONS else "", outcome(r)) for r in rows)
     start = [0] * len(regions)
     for name, colour in OUTCOMES:
@@ -100,6 +102,7 @@ def plot_qc(rows: list[dict[str, str]], out: str | Path, title: str, min_coverag
                        color="white", fontsize=9, fontweight="bold")
         start = [s + w for s, w in zip(start, widths, strict=True)]
     left.invert_yaxis()
+    left.xaxis.set_major_locator(MaxNLocator(integer=True))
     left.set_xlabel("samples")
     totals = Counter(outcome(r) for r in rows)
     left.set_title("  ".join(f"{name}: {totals.get(name, 0)}" for name, _ in OUTCOMES), fontsize=9)
