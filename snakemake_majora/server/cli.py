@@ -95,7 +95,15 @@ def _setup_logging() -> None:
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
     # Request logs could carry URLs with codes; oauthlib debug logs carry tokens: keep them quiet.
-    for name in ("django.request", "django.security", "oauthlib", "requests_oauthlib", "oauth2_provider"):
+    quiet = (
+        "django.request",
+        "django.security",
+        "oauthlib",
+        "requests_oauthlib",
+        "oauth2_provider",
+        "waitress.queue",
+    )
+    for name in quiet:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 

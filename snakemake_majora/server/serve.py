@@ -85,6 +85,8 @@ def serve(data_dir: Path, host: str, port: int, threads: int) -> int:
     except _Stop:
         pass
     finally:
+        # Let in-flight requests finish before the event loop's trigger is closed.
+        server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
         server.close()
         tasks.shutdown()
         try:
