@@ -57,7 +57,19 @@ def sample(csid, **over):
 
 @pytest.mark.parametrize(
     "case",
-    ["no_username", "no_token", "empty_token", "not_json", "json_list", "get", "bad_key", "bad_bearer"],
+    [
+        "no_username",
+        "no_token",
+        "empty_token",
+        "not_json",
+        "json_list",
+        "get",
+        "bad_key",
+        "bad_bearer",
+        "deep_json",
+        "not_utf8",
+        "non_str_credentials",
+    ],
 )
 def test_empty_400(lite, key, case):
     url = lite.url + GET
@@ -74,6 +86,12 @@ def test_empty_400(lite, key, case):
         r = requests.post(url, json=[body], timeout=10)
     elif case == "get":
         r = requests.get(url, timeout=10)
+    elif case == "deep_json":
+        r = requests.post(url, data=b"[" * 100_000, timeout=10)
+    elif case == "not_utf8":
+        r = requests.post(url, data=b"\xff\xfe{}", timeout=10)
+    elif case == "non_str_credentials":
+        r = requests.post(url, json={**body, "username": [lite.username], "token": {"k": key}}, timeout=10)
     elif case == "bad_key":
         r = requests.post(url, json={**body, "token": "not-a-key"}, timeout=10)
     else:
@@ -476,3 +494,25 @@ def test_wildcard_sequencing(lite, key):
     dave = lite.server.apikey("dave")
     out = call(lite, dave, "api/v2/process/sequencing/get/", user="dave", run_name=["*"])
     assert out["tasks"] == [] and "get" not in out
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kw"),
+    [
+        ("POST", "o/token/", {"data": b"\xff\xfe"}),
+        ("POST", "o/token/", {"data": {"grant_type": "refresh_token", "refresh_token": "x"}}),
+        ("POST", "o/token/", {"data": {"grant_type": "x"}, "headers": {"Authorization": "Basic %%%"}}),
+        ("GET", "o/token/", {}),
+        ("POST", "o/introspect/", {"data": {"token": "x"}}),
+        ("POST", "o/revoke_token/", {"data": {"token": "x"}}),
+        ("POST", "accounts/login/", {"data": {"username": "x"}}),
+        ("GET", "o/authorize/?response_type=code&client_id=nope", {"allow_redirects": False}),
+        ("GET", "api/v3/mdv/?mdv=" + "x" * 3000, {"headers": {"Authorization": "Bearer abc"}}),
+        ("POST", "api/v3/mdv/", {}),
+        ("GET", "no/such/page/", {}),
+    ],
+)
+def test_other_endpoints_never_500(lite, method, path, kw):
+    r = requests.request(method, lite.url + path, timeout=20, **kw)
+    assert 200 <= r.status_code < 500
+    assert "Traceback" not in r.text

@@ -82,7 +82,7 @@ def v2(
                 return HttpResponseBadRequest()
             try:
                 json_data = json.loads(request.body)
-            except (ValueError, UnicodeDecodeError):
+            except (ValueError, RecursionError):
                 return HttpResponseBadRequest()
             if not isinstance(json_data, dict):
                 return HttpResponseBadRequest()

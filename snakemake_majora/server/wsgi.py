@@ -152,7 +152,7 @@ class LiteApp:
                         raise FaultRuleError("fault rules body too large")
                     raw = environ["wsgi.input"].read(length) if length > 0 else b"[]"
                     rules = FAULTS.replace(json.loads(raw))
-                except (ValueError, FaultRuleError) as exc:
+                except (ValueError, RecursionError, FaultRuleError) as exc:
                     return _json_response(start_response, 400, {"detail": f"invalid fault rules: {exc}"})
                 return _json_response(start_response, 200, {"rules": rules})
         return _json_response(start_response, 404, {"detail": "unknown admin endpoint"})
