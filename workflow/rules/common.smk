@@ -20,7 +20,19 @@ def config_problem(cfg):
     )
     if error is None:
         return None
-    key = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+    path = [str(p) for p in error.absolute_path]
+    if error.validator == "additionalProperties":
+        unknown = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        key = ".".join(path + unknown[:1])
+        return f"invalid config at '{key}': unknown key (allowed: {', '.join(error.schema['properties'])})"
+    if error.validator == "required":
+        missing = [k for k in error.validator_value if k not in error.instance]
+        return (
+            f"invalid config at '{'.'.join(path + missing[:1])}': this key is required"
+        )
+    key = ".".join(path) or "(top level)"
+    if error.validator == "pattern" and error.schema.get("description"):
+        return f"invalid config at '{key}': {error.instance!r} is not valid ({error.schema['description']})"
     return f"invalid config at '{key}': {error.message}"
 
 
