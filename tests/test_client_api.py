@@ -1,0 +1,111 @@
+"""MajoraClient operations against majora-lite, in process (the API the plugin and users' jobs use)."""
+
+import json
+import os
+import stat
+import threading
+
+import pytest
+
+from snakemake_majora.client import MajoraClient
+from snakemake_majora.config import load_settings
+from snakemake_majora.errors import AuthError, NotFoundError, UsageError
+
+
+@pytest.fixture
+def client(majora_home):
+    c = MajoraClient(load_settings(env=majora_home.env))
+    yield c
+    c.close()
+
+
+def test_reads(client, majora_home):
+    rec = client.get_biosample("BIRM-00001")
+    assert rec["central_sample_id"] == "BIRM-00001"
+    with pytest.raises(NotFoundError) as ei:
+        client.get_biosample("NOPE-00001")
+    assert ei.value.exit_code == 66 and ei.value.messages
+    v = client.biosample_validity(["BIRM-00001", "NOPE-00001"])
+    assert v["BIRM-00001"]["exists"] and not v["NOPE-00001"]["exists"]
+    example = majora_home.lite.seed_summary["example"]["run_name"]
+    assert example in client.get_sequencing([example])
+    assert example in client.get_sequencing(["*"])  # async task
+    pags = client.get_pags("cog-uk-elan-minimal-qc", pass_=True)
+    assert pags["count"] == len(pags["result"]) > 0
+    assert repr(client).startswith("MajoraClient(") and majora_home.lite.client_secret not in repr(client)
+
+
+def test_task_results_are_persisted_once_read(client, majora_home):
+    pags = client.get_pags("cog-uk-elan-minimal-qc")
+    files = list((majora_home.home / "tasks").glob("*.json"))
+    assert len(files) == 1 and stat.S_IMODE(os.stat(files[0]).st_mode) == 0o600
+    calls = majora_home.lite.counters()["api_calls"]
+    again = client.wait_task(files[0].stem)  # served from disk: Majora hands a result out only once
+    assert again["get"]["count"] == pags["count"]
+    assert majora_home.lite.counters()["api_calls"] == calls
+    with pytest.raises(UsageError):
+        client.wait_task("../../etc/passwd")
+
+
+def test_dataview(client, majora_home):
+    majora_home.lite.grant_dataview(majora_home.lite.username, "DA1")
+    rows = client.get_dataview("DA1")
+    assert isinstance(rows, list) and rows
+
+
+def test_writes(client, majora_home):
+    out = client.add_biosamples([{"central_sample_id": "HOOT-00101", "adm1": "UK-ENG",
+                                  "collection_date": "2026-11-01", "is_surveillance": "Y"}])
+    assert out["success"] and out["new"][0][2] == "HOOT-00101"
+    out = client.update_biosamples([{"central_sample_id": "HOOT-00101", "adm2": "Birmingham"}])
+    assert out["success"] and client.get_biosample("HOOT-00101")["adm2"] == "BIRMINGHAM"
+    with pytest.raises(AuthError) as ei:  # addempty needs force_add, which the default scopes leave out
+        client.addempty_biosamples(["HOOT-00102"])
+    assert "majora2.force_add_biosampleartifact" in str(ei.value) and ei.value.exit_code == 77
+    lib = client.add_library({"library_name": "HOOT-LIB-1", "library_layout_config": "SINGLE",
+                              "library_seq_kit": "NEB", "library_seq_protocol": "ARTIC",
+                              "biosamples": [{"central_sample_id": "HOOT-00101",
+                                              "library_source": "VIRAL_RNA", "library_selection": "PCR",
+                                              "library_strategy": "AMPLICON"}]})
+    assert lib["success"], lib["messages"]
+    seq = client.add_sequencing({"library_name": "HOOT-LIB-1", "runs": [{
+        "run_name": "HOOT-RUN-1", "instrument_make": "OXFORD_NANOPORE", "instrument_model": "GridION"}]})
+    assert seq["success"], seq["messages"]
+    assert "HOOT-RUN-1" in client.get_sequencing(["HOOT-RUN-1"])
+
+
+def test_threads_share_one_refresh(client, majora_home):
+    majora_home.expire_in(300)
+    majora_home.lite.reset_counters()
+    errors: list[Exception] = []
+
+    def work():
+        try:
+            client.get_biosample("BIRM-00001")
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(32)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert majora_home.lite.counters()["refreshes"] == 1
+
+
+def test_cli_get_and_put(majora_home, tmp_path):
+    out = tmp_path / "bs.json"
+    majora_home.cli("get", "biosample", "BIRM-00001", "-o", str(out))
+    assert set(json.loads(out.read_text())) == {"BIRM-00001"}
+    tsv = tmp_path / "samples.tsv"
+    tsv.write_text("central_sample_id\tadm1\tcollection_date\tis_surveillance\tmetadata.epi.cluster\n"
+                   "HOOT-00201\tUK-ENG\t2026-11-02\tN\tC7\n")
+    res = json.loads(majora_home.cli("put", "biosample", "--file", str(tsv)).stdout)
+    assert res["success"]
+    got = json.loads(majora_home.cli("get", "biosample", "HOOT-00201").stdout)["HOOT-00201"]
+    assert got["metadata"]["epi"]["cluster"] == "C7"
+    bad = majora_home.cli("get", "nonsense", check=False)
+    assert bad.returncode == 64 and bad.stderr.startswith("snakemake-majora: error:")
+    st = json.loads(majora_home.cli("status", "--json").stdout)
+    assert st["state"] == "valid" and st["lock_backend"] == "flock" and "access_token" not in st
