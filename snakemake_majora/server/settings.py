@@ -98,6 +98,9 @@ def configure(data_dir: str | os.PathLike, opts: ServerOptions | None = None) ->
             "default": {
                 "ENGINE": "django.db.backends.sqlite3",
                 "NAME": str(data / DB_NAME),
+                # Waitress threads are long-lived: keep one connection per thread.
+                "CONN_MAX_AGE": 300,
+                "CONN_HEALTH_CHECKS": True,
                 "OPTIONS": {
                     "timeout": 30,
                     # BEGIN IMMEDIATE: writers queue on busy_timeout instead of failing with
