@@ -8,13 +8,20 @@ Snakemake that lost track of its SLURM jobs ignores SIGTERM and would wait forev
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from cluster.slurm import SLURM_ARGS, Cluster, running_cluster
+from fixtures_client import MajoraHome
+from fixtures_server import start_lite
+from workflow_helpers import manifest, metric_adds, snakemake, write_config
+
+TOKEN_LIFETIME = 10  # seconds: several expiries while the cluster jobs run
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 KILL_AFTER = 240  # seconds; a healthy run here takes well under a minute
@@ -49,3 +56,49 @@ def test_trivial_workflow_runs_every_job_as_a_slurm_job(slurm_cluster: Cluster, 
     job_ids = {line[0] for line in lines}
     assert len(job_ids) == 4, lines  # four separate SLURM jobs
     assert {line[1] for line in lines} <= set(slurm_cluster.nodes), lines
+
+
+@pytest.fixture(scope="module")
+def strict_short_lite(tmp_path_factory):
+    handle = start_lite(tmp_path_factory.mktemp("lite-slurm"), biosamples=20, strict=True,
+                        access_token_lifetime=TOKEN_LIFETIME)
+    try:
+        yield handle
+    finally:
+        handle.server.stop()
+
+
+def test_example_workflow_on_slurm_shares_one_credential(slurm_cluster: Cluster, strict_short_lite,
+                                                         tmp_path: Path) -> None:
+    """A sequencing-run batch through the SLURM executor: each validate/push job is a separate SLURM job
+    (its own Snakemake process) using the shared token file; strict server, short-lived tokens."""
+    lite = strict_short_lite
+    home = MajoraHome(lite, tmp_path)
+    run_name = lite.seed_summary["example"]["run_name"]
+    work = tmp_path / "work"
+    write_config(work, {"run_name": run_name})
+    lite.server.reset_counters()
+
+    t0 = time.monotonic()
+    proc = snakemake(work, home.env, *SLURM_ARGS, "--jobs", "4", kill_after=KILL_AFTER)
+    elapsed = time.monotonic() - t0
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-4000:]
+    assert "failed" not in out.lower(), out[-4000:]
+
+    rows = manifest(work)
+    assert rows and {r["in_majora"] for r in rows} == {"yes"}
+    assert {r["metrics_pushed"] for r in rows} == {"yes"}
+    submitted = re.findall(r"Job \d+ has been submitted with SLURM jobid (\d+)", out)
+    assert len(set(submitted)) == 2 * len(rows)  # one validate and one push_metrics job per sample
+    counters = lite.counters()
+    print(f"\nSLURM workflow: {len(rows)} samples, {len(set(submitted))} SLURM jobs, {elapsed:.1f} s, "
+          f"refreshes {counters['refreshes']} (token lifetime {TOKEN_LIFETIME} s), "
+          f"cluster setup {slurm_cluster.setup_seconds:.1f} s")
+    assert metric_adds(counters) == len(rows)
+    assert counters["refreshes"] >= 1
+    assert counters["invalid_grant"] == 0
+    assert counters["family_revocations"] == 0
+    # Never more refreshes than the token's half-lives that passed (the client renews at half-life):
+    # parallel jobs shared each refresh instead of racing for their own.
+    assert counters["refreshes"] <= elapsed / (TOKEN_LIFETIME / 2) + 1, (counters, elapsed)
