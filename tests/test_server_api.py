@@ -173,9 +173,14 @@ def test_add_update_and_change_detection(lite, key):
     s = call(lite, key, GET, central_sample_id="HOOT-70001")["get"]["HOOT-70001"]
     assert s["adm2"] == "BIRMINGHAM" and s["metadata"]["test"]["hoots"] == "8"
     assert s["submission_org_code"] == "HOOT" and s["metrics"]["ct"]["max_ct"] == 20.0
+    rev = lite.server.biosample_revision("HOOT-70001")
+    same = call(lite, key, add, biosamples=[sample("HOOT-70001")])
+    assert same["success"] and same["updated"][0][2] == "HOOT-70001"
+    assert lite.server.biosample_revision("HOOT-70001") == rev, "identical re-add must not bump the revision"
     # overwrite: blank fields are deleted
     out = call(lite, key, add, biosamples=[sample("HOOT-70001", source_sex="", adm2="")])
     assert out["success"] and out["updated"][0][2] == "HOOT-70001"
+    assert lite.server.biosample_revision("HOOT-70001") == rev + 1
     s2 = call(lite, key, GET, central_sample_id="HOOT-70001")["get"]["HOOT-70001"]
     assert s2["source_sex"] == "" and s2["adm2"] == ""
     # partial update changes only what is sent

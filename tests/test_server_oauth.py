@@ -220,3 +220,86 @@ def test_dataview_rules(lite, insecure_ok):
     assert len(out["data"]) == body["expected_n"] >= lite.seed_summary["biosamples"]
     row = out["data"][0]
     assert {"central_sample_id", "sender_sample_id", "created"} <= set(row)
+
+
+ADDEMPTY_SCOPES = [
+    "majora2.force_add_biosampleartifact",
+    "majora2.add_biosampleartifact",
+    "majora2.change_biosampleartifact",
+    "majora2.add_biosourcesamplingprocess",
+    "majora2.change_biosourcesamplingprocess",
+]
+
+
+def test_addempty_qc_and_validity_with_oauth(lite, insecure_ok):
+    _s, token = grant(
+        lite, [*ADDEMPTY_SCOPES, "majora2.add_pagqualityreport", "majora2.change_pagqualityreport"]
+    )
+    at = token["access_token"]
+    out = api(
+        lite,
+        at,
+        "api/v2/artifact/biosample/addempty/",
+        biosamples=[
+            "HOOT-80000",
+            {
+                "central_sample_id": "HOOT-80001",
+                "sender_sample_id": "S-1",
+                "metadata": {"foel": {"route": "post"}},
+            },
+            5,
+        ],
+    ).json()
+    assert out["errors"] == 0 and [n[2] for n in out["new"]] == ["HOOT-80000", "HOOT-80001"]
+    assert out["warnings"] == 1, "the malformed entry is a warning"
+    again = api(lite, at, "api/v2/artifact/biosample/addempty/", biosamples=["HOOT-80000"]).json()
+    assert again["ignored"][0][2] == "HOOT-80000" and again["warnings"] == 1
+    s = api(lite, at, central_sample_id="HOOT-80001").json()["get"]["HOOT-80001"]
+    assert s["collection_date"] is None and s["adm1"] is None and s["biosample_sources"] == []
+    assert s["metadata"] == {"foel": {"route": "post"}}
+    v = api(lite, at, "api/v2/artifact/biosample/query/validity/", biosamples=["HOOT-80001"]).json()
+    assert v["result"]["HOOT-80001"] == {
+        "central_sample_id": "HOOT-80001",
+        "exists": True,
+        "has_sender_id": True,
+        "has_metadata": False,
+    }
+    upd = api(lite, at, "api/v2/artifact/biosample/update/", biosamples=[{"central_sample_id": "HOOT-80001"}])
+    assert upd.json()["errors"] == 1 and "Your token is valid but" in upd.json()["messages"][0]
+    pag = "COG-UK/BIRM-00001/" + lite.seed_summary["organisations"][0]
+    pag_name = api(lite, at, central_sample_id="BIRM-00001").json()["get"]["BIRM-00001"]["published_as"]
+    assert pag_name.startswith(pag)
+    qc = api(
+        lite,
+        at,
+        "api/v2/meta/qc/add/",
+        publish_group=pag_name,
+        test_name="cog-uk-elan-minimal-qc",
+        test_version=2,
+    ).json()
+    assert qc["success"] and qc["updated"][0] == ["PublishedArtifactGroup", qc["updated"][0][1], pag_name]
+
+
+def test_no_secrets_in_server_log(lite_factory, insecure_ok):
+    srv = lite_factory(biosamples=2)
+    key = srv.server.apikey(srv.username)
+    _s, token = grant(srv)
+    new = refresh(srv, token["refresh_token"]).json()
+    refresh(srv, token["refresh_token"])  # invalid_grant path
+    api(srv, new["access_token"])
+    api(srv, "not-a-token")
+    requests.post(
+        srv.url + GET, json={"username": srv.username, "token": key, "central_sample_id": "X"}, timeout=10
+    )
+    srv.server.stop()
+    log = open(srv.server.log_path).read()
+    for secret in (
+        key,
+        token["access_token"],
+        token["refresh_token"],
+        new["access_token"],
+        new["refresh_token"],
+        srv.client_secret,
+        srv.password,
+    ):
+        assert secret not in log

@@ -243,3 +243,9 @@ class LiteServer:
 
     def reset_counters(self) -> None:
         self._http.post(self._need_url() + "_lite/counters/reset", timeout=10).raise_for_status()
+
+    def biosample_revision(self, central_sample_id: str) -> int:
+        """Internal revision of a biosample: bumped only when an add/update changes its content."""
+        r = self._http.get(self._need_url() + f"_lite/biosample/{central_sample_id}", timeout=10)
+        r.raise_for_status()
+        return int(r.json()["revision"])

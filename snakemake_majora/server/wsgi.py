@@ -155,4 +155,27 @@ class LiteApp:
                 except (ValueError, RecursionError, FaultRuleError) as exc:
                     return _json_response(start_response, 400, {"detail": f"invalid fault rules: {exc}"})
                 return _json_response(start_response, 200, {"rules": rules})
+        if path.startswith("/_lite/biosample/") and method == "GET":
+            return self._biosample_revision(start_response, path[len("/_lite/biosample/") :].strip("/"))
         return _json_response(start_response, 404, {"detail": "unknown admin endpoint"})
+
+    @staticmethod
+    def _biosample_revision(start_response, csid: str):
+        """Internal change marker of a biosample (not in Majora's output, so not in the API)."""
+        from django.db import close_old_connections
+
+        from snakemake_majora.server.majora2.models import BiosampleArtifact
+
+        close_old_connections()
+        bs = BiosampleArtifact.objects.filter(central_sample_id=csid).first()
+        if bs is None:
+            return _json_response(start_response, 404, {"detail": f"no biosample {csid!r}"})
+        return _json_response(
+            start_response,
+            200,
+            {
+                "central_sample_id": bs.central_sample_id,
+                "revision": bs.revision,
+                "modified": bs.modified.isoformat() if bs.modified else None,
+            },
+        )
