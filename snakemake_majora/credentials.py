@@ -29,7 +29,7 @@ from .store import TokenRecord, TokenStore, holder_id, store_filename
 log = logging.getLogger(__name__)
 
 MARGIN = 15 * 60.0
-LOCK_SLICE = 0.5
+LOCK_SLICE = 0.25
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 LOCK_WAIT = 180.0
 LEASE_DURATION = 120.0
-POLL_INTERVAL = 0.2
+POLL_INTERVAL = 0.1
 _FALLBACK_ERRNOS = {errno.ENOLCK, errno.ENOSYS, getattr(errno, "EOPNOTSUPP", 95)}
 _THREAD_LOCKS: dict[str, threading.Lock] = {}
 _REGISTRY_LOCK = threading.Lock()

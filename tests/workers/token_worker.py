@@ -91,4 +91,5 @@ else:
         i += 1
     with contextlib.suppress(MajoraError):
         out["generations"].append(client.credentials.ensure_token().generation)
+out["t_done"] = time.time()
 print(json.dumps(out), flush=True)
