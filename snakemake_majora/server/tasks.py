@@ -9,6 +9,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from django.db import close_old_connections, connection
+from django.db.models import Prefetch
 from django.utils import timezone
 
 from snakemake_majora.server.majora2 import models
@@ -106,7 +107,18 @@ def _pag_queryset(params: dict):
             is_latest=True, quality_groups__test_name=params["test_name"]
         )
         .select_related("owner_org")
-        .prefetch_related("quality_groups", "accessions")
+        .prefetch_related(
+            "quality_groups",
+            "accessions",
+            Prefetch(
+                "tagged_artifacts",
+                queryset=models.MajoraArtifact.objects.select_related(
+                    "biosampleartifact__created__submission_org",
+                    "biosampleartifact__created__submission_user",
+                    "digitalresourceartifact",
+                ).prefetch_related("metrics"),
+            ),
+        )
     )
     if params.get("pass") and not params.get("fail"):
         qs = qs.filter(quality_groups__is_pass=True)
@@ -129,35 +141,35 @@ def _pag_queryset(params: dict):
     return qs.distinct().order_by("published_name")
 
 
+ADM1_NAMES = {"UK-ENG": "England", "UK-SCT": "Scotland", "UK-WLS": "Wales", "UK-NIR": "Northern Ireland"}
+
+
+def _pag_biosample(art) -> dict | None:
+    """The PAG task's biosample summary, from prefetched rows (no per-sample queries)."""
+    bs = getattr(art, "biosampleartifact", None)
+    if bs is None or bs.created is None:
+        return None
+    p = bs.created
+    ct = next((m.data for m in art.metrics.all() if m.namespace == "ct"), {})
+    org = p.submission_org
+    return {
+        "central_sample_id": bs.central_sample_id,
+        "collection_date": p.collection_date.strftime("%Y-%m-%d") if p.collection_date else None,
+        "received_date": p.received_date.strftime("%Y-%m-%d") if p.received_date else None,
+        "adm0": p.collection_location_country or None,
+        "adm1": p.collection_location_adm1 or None,
+        "adm1_trans": ADM1_NAMES.get(p.collection_location_adm1, ""),
+        "min_ct": ct.get("min_ct"),
+        "max_ct": ct.get("max_ct"),
+        "is_surveillance": "" if p.is_surveillance is None else ("Y" if p.is_surveillance else "N"),
+        "collection_pillar": p.collection_pillar,
+        "submission_org_code": org.code if org else None,
+        "submission_user": p.submission_user.username if p.submission_user else None,
+    }
+
+
 def _pag_struct(pag) -> dict:
-    biosamples = []
-    for art in pag.tagged_artifacts.all():
-        bs = getattr(art, "biosampleartifact", None)
-        if bs is None:
-            continue
-        s = bs.as_struct()
-        ct = s["metrics"].get("ct", {})
-        biosamples.append(
-            {
-                "central_sample_id": s["central_sample_id"],
-                "collection_date": s["collection_date"],
-                "received_date": s["received_date"],
-                "adm0": s["adm0"],
-                "adm1": s["adm1"],
-                "adm1_trans": {
-                    "UK-ENG": "England",
-                    "UK-SCT": "Scotland",
-                    "UK-WLS": "Wales",
-                    "UK-NIR": "Northern Ireland",
-                }.get(s["adm1"] or "", ""),
-                "min_ct": ct.get("min_ct"),
-                "max_ct": ct.get("max_ct"),
-                "is_surveillance": s["is_surveillance"],
-                "collection_pillar": s["collection_pillar"],
-                "submission_org_code": s["submission_org_code"],
-                "submission_user": s["submission_user"],
-            }
-        )
+    biosamples = [b for b in (_pag_biosample(a) for a in pag.tagged_artifacts.all()) if b is not None]
     org = pag.owner_org
     return {
         "published_name": pag.published_name,
