@@ -35,6 +35,8 @@ class MajoraHome:
         """Environment for subprocesses: this home, and nothing inherited that could point elsewhere."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(("MAJORA_", "SNAKEMAKE_MAJORA_"))}
         env["SNAKEMAKE_MAJORA_HOME"] = str(self.path)
+        # jobs find `snakemake-majora` and `python` of this venv, as they would after `pip install`
+        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
         return env
 
     def client(self) -> Any:
