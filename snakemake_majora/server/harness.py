@@ -130,6 +130,7 @@ class LiteServer:
         if self.proc is not None:
             return self
         self._ensure_db()
+        self._http = requests.Session()
         info = self.data_dir / "server.json"
         info.unlink(missing_ok=True)
         cmd = [
