@@ -132,6 +132,7 @@ def configure(data_dir: str | os.PathLike, opts: ServerOptions | None = None) ->
         USE_TZ=True,
         TIME_ZONE="UTC",
         LOGIN_URL="/accounts/login/",
+        STATIC_URL="/static/",
         LOGIN_REDIRECT_URL="/",
         SESSION_COOKIE_NAME="majoralite_sessionid",
         CSRF_COOKIE_NAME="majoralite_csrftoken",
