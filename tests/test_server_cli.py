@@ -118,3 +118,19 @@ def test_seed_is_deterministic(tmp_path):
     )
     qc = sa["pags"]["cog-uk-elan-minimal-qc"]
     assert qc["pass"] + qc["fail"] == 30 and qc["pass"] > qc["fail"] > 0
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
+def test_clean_shutdown_on_signal(tmp_path, sig):
+    import os
+    import signal
+
+    srv = LiteServer(tmp_path / "d", threads=2).start()
+    proc = srv.proc
+    assert requests.get(srv.url, timeout=10).status_code == 200
+    assert json.loads((tmp_path / "d" / "server.json").read_text())["pid"] == proc.pid
+    os.kill(proc.pid, getattr(signal, sig))
+    assert proc.wait(20) == 0
+    assert not (tmp_path / "d" / "server.json").exists()
+    assert "Traceback" not in srv.log_path.read_text()
+    srv.stop()
