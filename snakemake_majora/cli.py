@@ -273,7 +273,11 @@ def cmd_get(a: argparse.Namespace) -> int:
     c = _client(a)
     try:
         if a.what == "biosample":
-            data: Any = {i: c.get_biosample(i) for i in a.ids}
+            data: Any = {}
+            for n, i in enumerate(a.ids, 1):
+                if c.progress and len(a.ids) > 1:
+                    c.progress(f"biosample {n}/{len(a.ids)}: {i}")
+                data[i] = c.get_biosample(i)
         elif a.what == "validity":
             data = c.biosample_validity(a.ids)
         elif a.what == "sequencing":

@@ -117,8 +117,8 @@ class TokenStore:
         self.path = Path(path)
         self.dir = self.path.parent
         self.lock_path = self.path.with_name(self.path.name + ".lock")
-        self._cache_key: tuple[int, int, int] | None = None
-        self._cache: TokenRecord | None = None
+        # One tuple, replaced in one assignment, so that threads never pair a new key with an old record.
+        self._cached: tuple[tuple[int, int, int], TokenRecord] | None = None
         self._warned_mode = False
 
     def __repr__(self) -> str:
@@ -141,8 +141,9 @@ class TokenStore:
                         pass
                 st = os.stat(self.path)
                 key = (st.st_mtime_ns, st.st_size, st.st_ino)
-                if not force and key == self._cache_key and self._cache is not None:
-                    return self._cache
+                cached = self._cached
+                if not force and cached is not None and cached[0] == key:
+                    return cached[1]
                 rec = self._parse(st)
             except FileNotFoundError:
                 return None
@@ -151,7 +152,7 @@ class TokenStore:
                     time.sleep(0.05)
                     continue
                 raise TokenStoreError(f"cannot read token file {self.path}: {exc.strerror}") from None
-            self._cache_key, self._cache = key, rec
+            self._cached = (key, rec)
             return rec
         return None  # pragma: no cover
 
