@@ -1,0 +1,46 @@
+"""`make demo` (python -m snakemake_majora.demo) from scratch, then again: the second run redoes nothing."""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def demo(state: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MAJORA_", "SNAKEMAKE_MAJORA_"))}
+    return subprocess.run([sys.executable, "-m", "snakemake_majora.demo", "--dir", str(state),
+                           "--token-lifetime", "6"], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=300, check=False)
+
+
+def test_demo_runs_logs_in_refreshes_and_is_idempotent(tmp_path: Path) -> None:
+    state = tmp_path / "demo-run"
+    first = demo(state)
+    out = first.stdout + first.stderr
+    assert first.returncode == 0, out[-4000:]
+    assert "login: `snakemake-majora login --callback-url` stored the token" in out
+    refreshes = int(re.search(r"refreshes: (\d+) token refresh", out).group(1))
+    assert refreshes >= 1, out[-2000:]
+    assert re.search(r"0 invalid_grant, 0 family revocation", out)
+    assert (state / "report.html").stat().st_size > 0
+
+    with open(state / "work" / "results" / "manifest.tsv", newline="") as fh:
+        rows = {r["central_sample_id"]: r for r in csv.DictReader(fh, delimiter="\t")}
+    assert len(rows) == 33
+    assert rows["LOND-09999"]["in_majora"] == "no"  # not in Majora: reported, not dropped
+    assert rows["BIRM-00901"]["metadata_problems"].startswith("metadata: none submitted yet")
+    assert rows["NORW-00005"]["qc_pass"] == "fail"  # the shipped lab QC file has 74% coverage
+    assert rows["BIRM-00001"]["metadata_valid"] == "yes" and rows["BIRM-00001"]["metrics_pushed"] == "yes"
+    assert rows["NORW-00029"]["qc_pass"] == "" and rows["NORW-00029"]["metrics_pushed"] == "no"  # no QC file
+
+    second = demo(state)
+    out2 = second.stdout + second.stderr
+    assert second.returncode == 0, out2[-4000:]
+    assert "Nothing to be done" in out2
+    assert "seeding majora-lite" not in out2  # the server's data was kept
