@@ -104,6 +104,11 @@ def approve(base_url: str, username: str, password: str, authorize_url: str, tim
                 )
                 if r.status_code not in (301, 302, 303):
                     detail = _parse(r.text).h2.strip() or f"HTTP {r.status_code}"
+                    if not data.get("scope"):
+                        detail += (
+                            " (DOT's consent form needs a non-empty scope; an empty-scope grant is only"
+                            " auto-approved when the user already holds a token for this client)"
+                        )
                     raise ApproveError(f"approval was not accepted: {detail}")
                 location = r.headers["Location"]
             else:
