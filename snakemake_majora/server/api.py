@@ -179,7 +179,12 @@ def get_biosample(request, api_o, json_data, user=None, partial=False):
         api_o["messages"].append("'central_sample_id' must be a string")
         return
     sample_id = str(sample_id)
-    artifact = models.MajoraArtifact.objects.filter(dice_name=sample_id).first()
+    artifact = (
+        models.BiosampleArtifact.objects.filter(dice_name=sample_id)
+        .select_related("created__submission_org", "created__submission_user", "primary_group")
+        .prefetch_related("metadata", "metrics", "pags")
+        .first()
+    ) or models.MajoraArtifact.objects.filter(dice_name=sample_id).first()
     if artifact is None:
         # Majora calls None.as_struct() here and reports the AttributeError text.
         api_o["errors"] += 1
