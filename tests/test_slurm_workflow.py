@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cluster.slurm import SLURM_ARGS, Cluster, running_cluster
+from cluster.slurm import LOCAL_CLUSTER_ARGS, PROFILE, SLURM_ARGS, Cluster, running_cluster
 from fixtures_client import MajoraHome
 from fixtures_server import start_lite
 from workflow_helpers import manifest, metric_adds, snakemake, write_config
@@ -70,17 +70,21 @@ def strict_short_lite(tmp_path_factory):
 
 def test_example_workflow_on_slurm_shares_one_credential(slurm_cluster: Cluster, strict_short_lite,
                                                          tmp_path: Path) -> None:
-    """A sequencing-run batch through the SLURM executor: each validate/push job is a separate SLURM job
-    (its own Snakemake process) using the shared token file; strict server, short-lived tokens."""
+    """A sequencing-run batch with the shipped SLURM profile: each validate/push job is a separate SLURM
+    job (its own Snakemake process, after the profile's token precommand) using the shared token file;
+    strict server, short-lived tokens."""
     lite = strict_short_lite
     home = MajoraHome(lite, tmp_path)
     run_name = lite.seed_summary["example"]["run_name"]
     work = tmp_path / "work"
     write_config(work, {"run_name": run_name})
     lite.server.reset_counters()
+    # Jobs find snakemake-majora (the profile's --precommand) where the submitting shell does.
+    env = {**home.env, "PATH": os.pathsep.join([os.path.dirname(sys.executable), os.environ["PATH"]])}
 
     t0 = time.monotonic()
-    proc = snakemake(work, home.env, *SLURM_ARGS, "--jobs", "4", kill_after=KILL_AFTER)
+    proc = snakemake(work, env, "--workflow-profile", str(PROFILE), *LOCAL_CLUSTER_ARGS, "--jobs", "4",
+                     kill_after=KILL_AFTER)
     elapsed = time.monotonic() - t0
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]

@@ -62,11 +62,19 @@ def running_cluster(nodes: int = 2) -> Iterator[Cluster]:
         slurm_down(cluster.base)
 
 
-# The executor settings the local cluster needs (docs/cluster.md explains each):
-# no slurmdbd, so job status comes from squeue; poll after 2 s instead of 40 s.
+# The shipped profile (workflow/profiles/slurm) plus what this throw-away cluster needs (docs/cluster.md):
+# no slurmdbd, so job status comes from squeue; poll after 2 s instead of 20 s; small memory requests
+# (each test node has 2,000 MB).
+PROFILE = Path(__file__).resolve().parents[2] / "workflow" / "profiles" / "slurm"
 SLURM_ARGS = [
     "--executor", "slurm",
     "--slurm-status-command", "squeue",
     "--slurm-init-seconds-before-status-checks", "2",
     "--default-resources", "mem_mb=200", "runtime=10",
+]
+LOCAL_CLUSTER_ARGS = [
+    "--slurm-status-command", "squeue",
+    "--slurm-init-seconds-before-status-checks", "2",
+    "--default-resources", "mem_mb=200", "runtime=10",
+    "--latency-wait", "5",
 ]
