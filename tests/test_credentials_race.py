@@ -65,3 +65,14 @@ def test_clock_skew_between_processes(strict_home):
     assert [e for r in results for e in r["errors"]] == []
     c = lite.counters()
     assert c["invalid_grant"] == 0 and 1 <= c["refreshes"] <= 2
+
+
+def test_race_with_the_lease_backend(strict_home):
+    """The lease lock (used on NFS nolock, Lustre localflock, FUSE, GPFS) also gives exactly one refresh."""
+    strict_home.env["SNAKEMAKE_MAJORA_LOCK"] = "lease"
+    before, results = _race(strict_home, 20)
+    assert [e for r in results for e in r["errors"]] == []
+    c = strict_home.lite.counters()
+    assert c["token_endpoint_calls"] == 1 and c["invalid_grant"] == 0
+    assert strict_home.read_store()["generation"] == before["generation"] + 1
+    assert strict_home.cli("status", "--json").stdout.count('"lease"') == 1
