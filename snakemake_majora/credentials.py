@@ -224,14 +224,18 @@ class CredentialManager:
 
     def forget(self, revoke: bool = False) -> bool:
         """Delete the local token (``logout``); revoke it on the server only if asked. True if one existed."""
-        with self.lock.hold(timeout=self.lock_wait):
-            rec = self.store.read(force=True)
-            if rec is None:
-                return False
-            if revoke and rec.refresh_token:
-                oauth.revoke(self.settings, self.session, rec.refresh_token, "refresh_token")
-            self.path.unlink()
-            return True
+        try:
+            with self.lock.hold(timeout=self.lock_wait):
+                rec = self.store.read(force=True)
+                if rec is None:
+                    return False
+                if revoke and rec.refresh_token:
+                    oauth.revoke(self.settings, self.session, rec.refresh_token, "refresh_token")
+                self.path.unlink()
+                return True
+        except LockBusy:
+            raise LockTimeoutError(f"waited {self.lock_wait:.0f}s for the token lock held by "
+                                   f"{self.lock.holder()}") from None
 
     def status(self) -> dict[str, Any]:
         """Non-secret state of the credential, for ``status``/``doctor``."""

@@ -108,9 +108,13 @@ def install(handler: logging.Handler | None = None) -> None:
     """
     global _installed
     clamp_noisy_loggers()
-    lib = logging.getLogger("snakemake_majora")
-    if _FILTER not in lib.filters:
-        lib.addFilter(_FILTER)
+    # Logger filters only see records created on that very logger, so attach to each of ours.
+    names = ["snakemake_majora"] + [n for n in list(logging.root.manager.loggerDict)
+                                    if n.startswith("snakemake_majora.")]
+    for name in names:
+        lg = logging.getLogger(name)
+        if _FILTER not in lg.filters:
+            lg.addFilter(_FILTER)
     handlers = list(logging.getLogger().handlers)
     if handler is not None:
         handlers.append(handler)
