@@ -85,6 +85,13 @@ class Ledger:
                 return
             self._pending[query] = digest
 
+    def lookup(self, query: str) -> tuple[str, float] | None:
+        """``(sha256, first_seen)`` recorded for ``query``, or None; reads the file once per process."""
+        with self._mutex:
+            if self._known is None:
+                self._known = self._read()
+            return self._known.get(query)
+
     def first_seen(self, query: str, digest: str) -> float:
         """Epoch time at which content ``digest`` of ``query`` was first seen (now, if it is new)."""
         with self._mutex:

@@ -7,8 +7,11 @@ Every request goes through :class:`snakemake_majora.client.MajoraClient`, whose 
 shared credential under its lock. See docs/plugin.md.
 """
 
+import hashlib
 import os
+import sys
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -167,6 +170,21 @@ def client_from_settings(conf: ResolvedSettings) -> Any:
     )
 
 
+def is_job_process(argv: list[str]) -> bool:
+    """True in a process Snakemake spawned to run jobs (``--mode subprocess`` or ``--mode remote``).
+
+    Snakemake does not tell storage providers which kind of process they are in, and storage objects are
+    never linked back to the workflow reliably, so the spawned command line is the signal. Anything
+    unrecognised counts as the main process, which always asks Majora: the safe side.
+    """
+    for i, arg in enumerate(argv):
+        if arg == "--mode" and i + 1 < len(argv):
+            return argv[i + 1] in ("subprocess", "remote")
+        if arg.startswith("--mode="):
+            return arg.split("=", 1)[1] in ("subprocess", "remote")
+    return False
+
+
 def _explain(err: BaseException, print_query: str, domain: str | None) -> WorkflowError:
     """A one-line WorkflowError for a failed fetch, naming the server (the client says what to do)."""
     where = f" at {domain}" if domain else ""
@@ -185,6 +203,61 @@ class StorageProvider(StorageProviderBase):
             max_requests_per_second=self.conf.max_requests_per_second,
         )
         self.ledger = Ledger(Path(self.local_prefix) / LEDGER_NAME)
+        self._lock = threading.Lock()
+        self._pending: list[tuple[queries.Query, Path]] = []  # created, not yet submitted
+        self._local: dict[str, Record] = {}  # verified local copies (job processes only)
+        self._job_process = is_job_process(sys.argv)
+
+    # -- fetching: what the storage objects call ------------------------------------------------------
+
+    def want(self, query: queries.Query, local_path: Path) -> None:
+        """Note a concrete query; it is fetched (with all others noted) when Snakemake first asks."""
+        with self._lock:
+            self._pending.append((query, local_path))
+
+    def record(self, query: queries.Query, local_path: Path) -> Record | None:
+        """The record for ``query`` (None: Majora has none). One request per record and process.
+
+        In a job process (``run:`` subprocess, cluster job) a local copy that the main process wrote and
+        that matches the ledger is used as is: the main process checked the record when it scheduled the
+        job, so the job does not ask Majora again. In the main process every record is fetched, which is
+        how changes are noticed.
+        """
+        if self._job_process:
+            local = self._verified_local(query, local_path)
+            if local is not None:
+                return local
+        self._submit_pending()
+        return self.fetcher.get(query)
+
+
+    def _verified_local(self, query: queries.Query, path: Path) -> Record | None:
+        key = query.canonical
+        with self._lock:
+            if key in self._local:
+                return self._local[key]
+        entry = self.ledger.lookup(key)
+        if entry is None:
+            return None
+        try:
+            body = Path(path).read_bytes()
+        except OSError:
+            return None
+        digest = hashlib.sha256(body).hexdigest()
+        if digest != entry[0]:
+            return None
+        rec = Record(body, digest)
+        with self._lock:
+            self._local[key] = rec
+        return rec
+
+    def _submit_pending(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, []
+        for query, path in pending:
+            if self._job_process and self._verified_local(query, path) is not None:
+                continue
+            self.fetcher.submit(query)
 
     @classmethod
     def example_queries(cls) -> list[ExampleQuery]:
@@ -240,8 +313,9 @@ class StorageObject(StorageObjectRead):
         if not queries.has_wildcards(self.query) and queries.validate(self.query) is None:
             self._parsed = queries.parse(self.query)
             # Snakemake creates all objects of a DAG level before it asks about any of them, and then
-            # asks one by one; starting the fetch here is what makes N records arrive in parallel.
-            self.provider.fetcher.submit(self._parsed)
+            # asks one by one; the first question starts the fetches of every object noted so far, which
+            # is what makes N records arrive in parallel.
+            self.provider.want(self._parsed, self.local_path())
 
     # -- helpers -------------------------------------------------------------------------------------
 
@@ -256,9 +330,12 @@ class StorageObject(StorageObjectRead):
         from .errors import MajoraError
 
         try:
-            return self.provider.fetcher.get(self.parsed)
+            return self._fetch()
         except MajoraError as e:
             raise _explain(e, self.print_query, self.provider.fetcher.domain) from None
+
+    def _fetch(self) -> Record | None:
+        return self.provider.record(self.parsed, Path(self.local_path()))
 
     def _existing(self) -> Record:
         rec = self._record()
@@ -284,7 +361,7 @@ class StorageObject(StorageObjectRead):
         if self._parsed is None:
             return
         try:
-            rec = self.provider.fetcher.get(self._parsed)
+            rec = self._fetch()
         except MajoraError:
             return  # exists() re-raises the memoised error with Snakemake's context
         key = self.cache_key()

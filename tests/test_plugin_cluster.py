@@ -82,6 +82,11 @@ def test_cluster_jobs_share_one_credential_across_expiries(lite_factory, tmp_pat
     assert jobs_run(proc, "by_cli") + jobs_run(proc, "by_library") == n_jobs
     assert all(json.loads((work / "cli" / f"{s}.json").read_text()) for s in samples[: n_jobs // 2])
 
+    # the main process fetched each input once; the jobs reused its verified local copies and made only
+    # their own calls (CLI or library)
+    gets = "/api/v2/artifact/biosample/get/"
+    assert after["paths"][gets] - before["paths"].get(gets, 0) == 2 * n_jobs
+
     refreshes = after["refreshes"] - before["refreshes"]
     # a token is refreshed once less than half its lifetime is left: at most one refresh per half-life
     expiries = math.ceil(elapsed / (LIFETIME / 2))

@@ -7,7 +7,7 @@ import pytest
 from snakemake_interface_common.exceptions import WorkflowError
 from snakemake_interface_storage_plugins.registry import StoragePluginRegistry
 
-from snakemake_majora.plugin import StorageProviderSettings, resolve_settings
+from snakemake_majora.plugin import StorageProviderSettings, is_job_process, resolve_settings
 
 
 def _settings(argv):
@@ -86,3 +86,12 @@ def test_directive_strings_are_coerced():
     s.__dict__.update(fetch_concurrency="4", max_requests_per_second="10")
     conf = resolve_settings(s)
     assert conf.fetch_concurrency == 4 and conf.max_requests_per_second == 10.0
+
+
+def test_job_processes_are_recognised_from_snakemakes_command_line():
+    assert is_job_process(["-m", "snakemake", "--target-jobs", "a:s=1", "--mode", "subprocess"])
+    assert is_job_process(["snakemake", "--mode", "remote", "--jobs", "1"])
+    assert is_job_process(["snakemake", "--mode=remote"])
+    assert not is_job_process(["snakemake", "--mode", "default", "--cores", "4"])
+    assert not is_job_process(["snakemake", "--cores", "4"])
+    assert not is_job_process(["snakemake", "--mode"])

@@ -102,10 +102,14 @@ def test_run_jobs_provider_inference_and_preflight(plugin_env, tmp_path):
             output: "pags.tsv"
             shell: "cp {{input}} {{output}}"
         """
+    before = _gets(plugin_env.lite)
     proc = run_snakemake(tmp_path, home.env, "--cores", "2", snakefile=snakefile)
     out = output_of(proc)
     assert proc.returncode == 0, out[-3000:]
     assert jobs_run(proc, "fetch_self") == len(samples)
+    # the main process fetches each input once; each `run:` job (a Snakemake subprocess) reuses the
+    # verified local copy and only makes its own call
+    assert _gets(plugin_env.lite) - before == 2 * len(samples)
     assert json.loads((tmp_path / "run.json").read_text())["run_name"] == example["run_name"]
     assert (tmp_path / "pags.tsv").read_text().startswith("pag.")
     # the canonical (sorted, lower-case) query is what Snakemake shows
