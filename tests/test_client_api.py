@@ -32,6 +32,7 @@ def test_reads(client, majora_home):
     assert example in client.get_sequencing(["*"])  # async task
     pags = client.get_pags("cog-uk-elan-minimal-qc", pass_=True)
     assert pags["count"] == len(pags["result"]) > 0
+    assert client.get_summary()["total_sequences"] > 0
     assert repr(client).startswith("MajoraClient(") and majora_home.lite.client_secret not in repr(client)
 
 
@@ -109,3 +110,20 @@ def test_cli_get_and_put(majora_home, tmp_path):
     assert bad.returncode == 64 and bad.stderr.startswith("snakemake-majora: error:")
     st = json.loads(majora_home.cli("status", "--json").stdout)
     assert st["state"] == "valid" and st["lock_backend"] == "flock" and "access_token" not in st
+
+
+def test_cli_put_flags(majora_home):
+    def put(*args):
+        return json.loads(majora_home.cli("put", *args).stdout)
+
+    assert put("biosample", "--central-sample-id", "HOOT-00301", "--adm1", "UK-WLS", "--received-date",
+               "2026-11-03", "--is-surveillance", "Y", "-m", "epi", "cluster", "C2")["success"]
+    assert put("library", "--library-name", "HOOT-LIB-3", "--library-layout-config", "SINGLE",
+               "--library-seq-kit", "NEB", "--library-seq-protocol", "ARTIC",
+               "--biosample", "HOOT-00301", "VIRAL_RNA", "PCR", "AMPLICON", "ARTIC", "v3")["success"]
+    assert put("sequencing", "--library-name", "HOOT-LIB-3", "--run-name", "HOOT-RUN-3",
+               "--instrument-make", "OXFORD_NANOPORE", "--instrument-model", "GridION")["success"]
+    assert put("metric", "--artifact", "HOOT-00301", "--metric", "sequence", "num_seqs", "1",
+               "--metric", "sequence", "num_bases", "29903")["success"]
+    res = majora_home.cli("put", "sequencing", "--run-name", "X", check=False)
+    assert res.returncode == 64 and "--library-name" in res.stderr
