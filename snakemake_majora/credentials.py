@@ -15,16 +15,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import requests
-
-from . import oauth
 from .config import Settings
 from .errors import LockTimeoutError, ReauthRequired
 from .locking import LOCK_WAIT, LockBusy, TokenLock
 from .logsafe import fingerprint, install, register_secret
 from .store import TokenRecord, TokenStore, holder_id, store_filename
+
+if TYPE_CHECKING:
+    import requests
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ class CredentialManager:
         self.margin = margin
         self.lock_wait = lock_wait
         self.clock = clock
-        self.session = session or requests.Session()
+        self._session = session
         self.path = default_token_path(settings)
         self.store = TokenStore(self.path)
         self.lock = TokenLock(self.path, settings.lock)
@@ -72,6 +72,15 @@ class CredentialManager:
         self._mu = threading.Lock()
         register_secret(settings.api_key)
         register_secret(settings.client_secret)
+
+    @property
+    def session(self) -> requests.Session:
+        """HTTP session for token requests, created on first use: the fast path never needs requests."""
+        if self._session is None:
+            import requests
+
+            self._session = requests.Session()
+        return self._session
 
     def __repr__(self) -> str:
         return f"CredentialManager({self.settings!r}, store={str(self.path)!r})"
@@ -171,6 +180,8 @@ class CredentialManager:
         if not self._cleaned:
             self._cleaned = True
             self.store.clean_stale_tmp()
+        from . import oauth  # lazy: requests/tenacity are not needed while the token is fresh
+
         log.info("refreshing token (%s; generation %d, by %s)", why, cur.generation, holder_id())
         try:
             tok, t_before = oauth.refresh(self.settings, self.session, cur.refresh_token)
@@ -230,6 +241,8 @@ class CredentialManager:
                 if rec is None:
                     return False
                 if revoke and rec.refresh_token:
+                    from . import oauth
+
                     oauth.revoke(self.settings, self.session, rec.refresh_token, "refresh_token")
                 self.path.unlink()
                 return True

@@ -20,10 +20,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-
-import filelock
+from typing import TYPE_CHECKING
 
 from .store import ensure_private_dir
+
+if TYPE_CHECKING:
+    import filelock
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +135,8 @@ class TokenLock:
         return self._backend
 
     def _make(self) -> filelock.BaseFileLock:
+        import filelock  # lazy: a fresh token never needs the lock
+
         if self.backend == "lease":
             return filelock.SoftFileLease(
                 str(self.lease_path), lease_duration=self.lease_duration, mode=0o600,
@@ -143,6 +147,8 @@ class TokenLock:
         )
 
     def _acquire_file(self, timeout: float) -> None:
+        import filelock
+
         if self._flock is None:
             self._flock = self._make()
         try:
