@@ -47,14 +47,17 @@ def test_health_check_fails_loudly_when_login_is_needed(lite, tmp_path: Path) ->
     assert "state: missing" in res.stderr  # `snakemake-majora status` says why
 
 
-def test_daily_config_is_valid_for_the_workflow(lite, tmp_path: Path) -> None:
-    """The per-day overlay passes the workflow's schema and its PAG query reaches Majora (dry run)."""
+def test_daily_batch_of_a_day_without_pags_succeeds_with_an_empty_manifest(lite, tmp_path: Path) -> None:
+    """The per-day overlay passes the workflow's schema, its PAG query reaches Majora, and a day with
+    nothing published (a Sunday, a holiday) is a successful, empty batch, not a failure."""
     home = MajoraHome(lite, tmp_path)
     work = tmp_path / "work"
     write_config(work, {"samples": ["BIRM-00001"]})
-    res = run_batch(home, work, MAJORA_BATCH_DATE="2026-11-20", MAJORA_BATCH_ARGS="--dry-run --cores 1")
+    res = run_batch(home, work, MAJORA_BATCH_DATE="2021-01-01", MAJORA_BATCH_ARGS="--cores 2")
     assert res.returncode == 0, res.stderr[-3000:]
-    overlay = yaml.safe_load((work / "config" / "daily" / "2026-11-20.yaml").read_text())
-    assert overlay["batch"]["pag"]["published_after"] == "2026-11-19"
-    assert overlay["batch"]["pag"]["published_before"] == "2026-11-21"
-    assert "resolve_batch" in res.stdout + res.stderr
+    overlay = yaml.safe_load((work / "config" / "daily" / "2021-01-01.yaml").read_text())
+    assert overlay["batch"]["pag"]["published_after"] == "2020-12-31"
+    assert overlay["batch"]["pag"]["published_before"] == "2021-01-02"
+    lines = (work / "results" / "2021-01-01" / "manifest.tsv").read_text().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("central_sample_id\t")
+    assert (work / "results" / "2021-01-01" / "plots" / "qc_pass_fail.png").stat().st_size > 0

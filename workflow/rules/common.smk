@@ -1,6 +1,5 @@
 # Config validation and the helpers the rules share.
 import csv
-import json
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError

@@ -87,6 +87,14 @@ def _float(value: Any) -> float | None:
 
 def plot_qc(rows: list[dict[str, str]], out: str | Path, title: str, min_coverage: float) -> None:
     """Left: QC outcome per region (horizontal stacked bars). Right: coverage per sample vs threshold."""
+    if not rows:  # an empty day: say so instead of drawing empty axes
+        fig, ax = plt.subplots(figsize=(6, 2.5), layout="constrained")
+        ax.text(0.5, 0.5, "no samples in this batch", ha="center", va="center", fontsize=12)
+        ax.set_axis_off()
+        fig.suptitle(title)
+        fig.savefig(out, dpi=120)
+        plt.close(fig)
+        return
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained",
                                       gridspec_kw={"width_ratios": [1.2, 1]})
     regions = [g for g in REGIONS if any(r.get("adm1") == g for r in rows)]
