@@ -13,7 +13,7 @@ import hashlib
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
@@ -107,8 +107,10 @@ class RecordFetcher:
         *,
         concurrency: int = 8,
         max_requests_per_second: float | None = None,
+        on_record: Callable[[Query, Record], None] | None = None,
     ) -> None:
         self._client_factory = client_factory
+        self._on_record = on_record
         self._client: Any = None
         self._client_lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="majora-fetch")
@@ -132,7 +134,12 @@ class RecordFetcher:
         with self._lock:
             self.requests += 1
         payload = call_client(client, query)
-        return None if payload is None else render(query, payload)
+        if payload is None:
+            return None
+        rec = render(query, payload)
+        if self._on_record is not None:
+            self._on_record(query, rec)
+        return rec
 
     def submit(self, query: Query) -> Future[Record | None]:
         """Start fetching ``query`` unless it already is; return its (shared) future."""
@@ -147,6 +154,12 @@ class RecordFetcher:
     def get(self, query: Query) -> Record | None:
         """The record for ``query`` (None if Majora has no such record); re-raises fetch errors."""
         return self.submit(query).result()
+
+    def wait_all(self) -> None:
+        """Wait until every fetch submitted so far has finished (successfully or not)."""
+        with self._lock:
+            futures = list(self._futures.values())
+        wait(futures)
 
     def shutdown(self) -> None:
         """Stop the worker threads (pending fetches are cancelled)."""

@@ -92,6 +92,11 @@ class Ledger:
                 self._known = self._read()
             return self._known.get(query)
 
+    def known(self, query: str, digest: str) -> float | None:
+        """First-seen time if ``digest`` is already recorded for ``query`` (no write), else None."""
+        hit = self.lookup(query)
+        return hit[1] if hit is not None and hit[0] == digest else None
+
     def first_seen(self, query: str, digest: str) -> float:
         """Epoch time at which content ``digest`` of ``query`` was first seen (now, if it is new)."""
         with self._mutex:

@@ -201,6 +201,7 @@ class StorageProvider(StorageProviderBase):
             lambda: client_from_settings(self.conf),
             concurrency=self.conf.fetch_concurrency,
             max_requests_per_second=self.conf.max_requests_per_second,
+            on_record=lambda query, rec: self.ledger.note(query.canonical, rec.digest),
         )
         self.ledger = Ledger(Path(self.local_prefix) / LEDGER_NAME)
         self._lock = threading.Lock()
@@ -250,6 +251,16 @@ class StorageProvider(StorageProviderBase):
         with self._lock:
             self._local[key] = rec
         return rec
+
+    def mtime_of(self, query: queries.Query, rec: Record) -> float:
+        """First-seen time of this content (see :mod:`snakemake_majora.ledger`)."""
+        known = self.ledger.known(query.canonical, rec.digest)
+        if known is not None:
+            return known
+        # New content must be written to the ledger. Fetches in flight note their records as they
+        # arrive, so waiting for them first turns a thousand new records into one ledger write.
+        self.fetcher.wait_all()
+        return self.ledger.first_seen(query.canonical, rec.digest)
 
     def _submit_pending(self) -> None:
         with self._lock:
@@ -327,6 +338,9 @@ class StorageObject(StorageObjectRead):
 
     def _record(self) -> Record | None:
         """The memoised record (None: Majora has no such record). Errors become WorkflowError."""
+        resolved = self.__dict__.get("_resolved")
+        if resolved is not None:
+            return resolved[0]
         from .errors import MajoraError
 
         try:
@@ -335,7 +349,12 @@ class StorageObject(StorageObjectRead):
             raise _explain(e, self.print_query, self.provider.fetcher.domain) from None
 
     def _fetch(self) -> Record | None:
-        return self.provider.record(self.parsed, Path(self.local_path()))
+        # Snakemake's scheduler asks exists/size of every pending job's inputs on every round (hundreds
+        # of thousands of calls for 1,000 inputs), so the answer is also cached on the object itself.
+        resolved = self.__dict__.get("_resolved")
+        if resolved is None:
+            resolved = self._resolved = (self.provider.record(self.parsed, Path(self.local_path())),)
+        return resolved[0]
 
     def _existing(self) -> Record:
         rec = self._record()
@@ -344,7 +363,10 @@ class StorageObject(StorageObjectRead):
         return rec
 
     def _mtime(self, rec: Record) -> float:
-        return self.provider.ledger.first_seen(self.parsed.canonical, rec.digest)
+        cached = self.__dict__.get("_mtime_of")
+        if cached is None or cached[0] != rec.digest:
+            cached = self._mtime_of = (rec.digest, self.provider.mtime_of(self.parsed, rec))
+        return cached[1]
 
     # -- StorageObjectRead ---------------------------------------------------------------------------
 
