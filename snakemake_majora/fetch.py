@@ -2,9 +2,9 @@
 
 Snakemake asks a storage object for ``exists``/``size``/``mtime``/``checksum`` many times, in every
 process that parses the workflow, and retrieves objects one after another. The storage plugin therefore
-submits each concrete query here as soon as its object is created; a bounded thread pool fetches the
-records concurrently (over the client's keep-alive session), and every later question about the query
-waits on the same memoised future.
+submits every concrete query it has seen as soon as Snakemake asks about any of them; a bounded thread
+pool fetches the records concurrently (over the client's keep-alive session), and every later question
+about the query waits on the same memoised future.
 """
 
 from __future__ import annotations

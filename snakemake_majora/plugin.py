@@ -1,8 +1,9 @@
 """Snakemake storage plugin for ``majora://`` queries (re-exported by ``snakemake_storage_plugin_majora``).
 
-Read-only. Each concrete query is fetched once per process, concurrently, as soon as its storage object
-is created (:mod:`snakemake_majora.fetch`); ``mtime`` comes from the ledger (:mod:`snakemake_majora.ledger`)
-because Majora has no last-modified time; the local copy is the record's canonical JSON (or TSV) bytes.
+Read-only. Each concrete query is fetched once per process, concurrently with all other queries noted
+when their storage objects were created (:mod:`snakemake_majora.fetch`); ``mtime`` comes from the
+ledger (:mod:`snakemake_majora.ledger`) because Majora has no last-modified time; the local copy is the
+record's canonical JSON (or TSV) bytes.
 Every request goes through :class:`snakemake_majora.client.MajoraClient`, whose token gate refreshes the
 shared credential under its lock. See docs/plugin.md.
 """
@@ -197,13 +198,13 @@ class StorageProvider(StorageProviderBase):
     def __post_init__(self) -> None:
         # Runs in every process that parses the Snakefile: validate only, no network, no config reading.
         self.conf = resolve_settings(self.settings)
+        self.ledger = Ledger(Path(self.local_prefix) / LEDGER_NAME)
         self.fetcher = RecordFetcher(
             lambda: client_from_settings(self.conf),
             concurrency=self.conf.fetch_concurrency,
             max_requests_per_second=self.conf.max_requests_per_second,
             on_record=lambda query, rec: self.ledger.note(query.canonical, rec.digest),
         )
-        self.ledger = Ledger(Path(self.local_prefix) / LEDGER_NAME)
         self._lock = threading.Lock()
         self._pending: list[tuple[queries.Query, Path]] = []  # created, not yet submitted
         self._local: dict[str, Record] = {}  # verified local copies (job processes only)
@@ -230,7 +231,6 @@ class StorageProvider(StorageProviderBase):
                 return local
         self._submit_pending()
         return self.fetcher.get(query)
-
 
     def _verified_local(self, query: queries.Query, path: Path) -> Record | None:
         key = query.canonical
@@ -317,7 +317,8 @@ class StorageProvider(StorageProviderBase):
 
 
 class StorageObject(StorageObjectRead):
-    """One ``majora://`` query. Starts fetching as soon as it is created with a concrete query."""
+    """One ``majora://`` query. A concrete query is noted when created and fetched with all others noted
+    so far on the first question; the answer is cached on the object and in the provider."""
 
     def __post_init__(self) -> None:
         self._parsed: queries.Query | None = None
