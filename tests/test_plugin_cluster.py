@@ -21,6 +21,7 @@ LIFETIME = 20
 SUBMIT = """#!/bin/bash
 # cluster-generic submit command: run the jobscript detached, print a job id
 mkdir -p cluster-logs
+cp "$1" cluster-logs/  # keep the job's command line for the secrets scan
 nohup bash "$1" > "cluster-logs/$(basename "$1").log" 2>&1 &
 echo $!
 """
@@ -76,6 +77,8 @@ def test_cluster_jobs_share_one_credential_across_expiries(lite_factory, tmp_pat
     after = lite.counters()
     out = output_of(proc)
     logs = "\n".join(f.read_text() for f in (work / "cluster-logs").glob("*.log"))
+    jobscripts = [f.read_text() for f in (work / "cluster-logs").glob("*.sh")]
+    assert len(jobscripts) == len(samples) and all("snakemake-majora token" in j for j in jobscripts)
     assert proc.returncode == 0, out[-3000:] + logs[-3000:]
     assert "Error" not in logs and "failed" not in out.lower().replace("failed jobs: 0", "")
     n_jobs = len(samples)
@@ -96,4 +99,4 @@ def test_cluster_jobs_share_one_credential_across_expiries(lite_factory, tmp_pat
     assert refreshes < n_jobs
     assert after["invalid_grant"] == before["invalid_grant"]
     assert after["family_revocations"] == before["family_revocations"]
-    assert_no_secrets(home, work, out, logs)
+    assert_no_secrets(home, work, out, logs, *jobscripts)
