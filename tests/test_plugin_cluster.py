@@ -100,3 +100,53 @@ def test_cluster_jobs_share_one_credential_across_expiries(lite_factory, tmp_pat
     assert after["invalid_grant"] == before["invalid_grant"]
     assert after["family_revocations"] == before["family_revocations"]
     assert_no_secrets(home, work, out, logs, *jobscripts)
+
+
+PRIVATE_COPIES = """
+import json, shutil, time
+SAMPLES = json.load(open("samples.json"))
+TOKEN = json.load(open("token_path.json"))
+
+rule all:
+    input: expand("lib/{s}.json", s=SAMPLES)
+
+rule by_private_copy:
+    output: "lib/{s}.json"
+    run:
+        from snakemake_majora.jobs import client
+        # negative control: each job works on its own copy of the credential instead of the shared store
+        import os
+        os.makedirs(f"own-{wildcards.s}", mode=0o700)
+        own = shutil.copy2(TOKEN["file"], f"own-{wildcards.s}/token.json")
+        time.sleep(TOKEN["sleep"])  # let the copied access token pass half its life: every job refreshes
+        rec = client(token_file=own).get_biosample(wildcards.s)
+        json.dump(rec, open(output[0], "w"))
+"""
+
+
+def test_negative_control_private_token_copies_break(lite_factory, tmp_path):
+    """Without the shared, locked token store, parallel jobs refresh with the same rotating refresh token
+    and the strict server revokes the credential: the run fails. (The test above passes only because
+    every job goes through the one shared gate.)"""
+    lite = lite_factory(biosamples=20, strict=True, access_token_lifetime=LIFETIME)
+    home = login_home(lite, tmp_path / "home")
+    samples = existing_samples(home, 4)
+    work = tmp_path / "wf"
+    work.mkdir()
+    (work / "samples.json").write_text(json.dumps(samples))
+    (work / "token_path.json").write_text(json.dumps({"file": str(home.token_file),
+                                                       "sleep": LIFETIME / 2 + 1}))
+    (work / "submit.sh").write_text(SUBMIT)
+    (work / "submit.sh").chmod(0o755)
+    home.client().credentials.force_refresh()  # every copy starts from the same, fresh generation
+    before = lite.counters()
+    proc = run_snakemake(
+        work, home.env,
+        "--executor", "cluster-generic", "--cluster-generic-submit-cmd", "./submit.sh",
+        "--jobs", "4", "--latency-wait", "5",
+        snakefile=PRIVATE_COPIES, timeout=300,
+    )
+    after = lite.counters()
+    logs = "\n".join(f.read_text() for f in (work / "cluster-logs").glob("*.log"))
+    assert proc.returncode != 0
+    assert after["invalid_grant"] > before["invalid_grant"], logs[-3000:]
