@@ -347,12 +347,13 @@ def test_sudo_as(lite, key):
 
 
 def test_library_sequencing_metrics_qc(lite, key):
+    # The session server is shared with other test modules: use names no other test uses.
     call(lite, key, "api/v2/artifact/biosample/add/", biosamples=[sample("HOOT-75000"), sample("HOOT-75001")])
     out = call(
         lite,
         key,
         "api/v2/artifact/library/add/",
-        library_name="HOOT-LIB-1",
+        library_name="HOOT-LIB-SRVTEST-1",
         library_layout_config="PAIRED",
         library_seq_kit="ARTIC",
         library_seq_protocol="ARTIC_V4",
@@ -367,7 +368,7 @@ def test_library_sequencing_metrics_qc(lite, key):
         lite,
         key,
         "api/v2/artifact/library/add/",
-        library_name="HOOT-LIB-2",
+        library_name="HOOT-LIB-SRVTEST-2",
         library_layout_config="PAIRED",
         library_seq_kit="ARTIC",
         library_seq_protocol="ARTIC_V4",
@@ -378,11 +379,11 @@ def test_library_sequencing_metrics_qc(lite, key):
         lite,
         key,
         "api/v2/process/sequencing/add/",
-        library_name="HOOT-LIB-1",
+        library_name="HOOT-LIB-SRVTEST-1",
         run_group="G1",
         runs=[
             {
-                "run_name": "HOOT-RUN-1",
+                "run_name": "HOOT-RUN-SRVTEST-1",
                 "instrument_make": "ILLUMINA",
                 "instrument_model": "MiSeq",
                 "start_time": "2026-01-01 10:00",
@@ -390,9 +391,9 @@ def test_library_sequencing_metrics_qc(lite, key):
         ],
     )
     assert out["success"], out
-    out = call(lite, key, "api/v2/process/sequencing/get/", run_name=["HOOT-RUN-1", "NO-RUN"])
-    assert set(out["get"]) == {"HOOT-RUN-1"} and out["ignored"] == ["NO-RUN"] and "count" not in out
-    run = out["get"]["HOOT-RUN-1"]
+    out = call(lite, key, "api/v2/process/sequencing/get/", run_name=["HOOT-RUN-SRVTEST-1", "NO-RUN"])
+    assert set(out["get"]) == {"HOOT-RUN-SRVTEST-1"} and out["ignored"] == ["NO-RUN"] and "count" not in out
+    run = out["get"]["HOOT-RUN-SRVTEST-1"]
     assert [b["central_sample_id"] for b in run["libraries"][0]["biosamples"]] == ["HOOT-75000", "HOOT-75001"]
     out = call(
         lite,

@@ -191,7 +191,9 @@ def test_introspect_and_revoke(lite, insecure_ok):
     assert api(lite, token["access_token"]).status_code == 400
 
 
-def test_dataview_rules(lite, insecure_ok):
+def test_dataview_rules(lite_factory, insecure_ok):
+    # A server of its own: other modules grant dataviews to the shared session server's user.
+    lite = lite_factory()
     mdv = lite.url + "api/v3/mdv/?mdv=PHE1"
     _s, no_scope = grant(lite, ALL_READ)
     _s, scoped = grant(lite, ["majora2.can_read_dataview_via_api", "majora2.view_biosampleartifact"])
