@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     lo = sub.add_parser("logout", parents=[common], help="forget the local token")
     lo.add_argument("--revoke", action="store_true", help="also revoke the refresh token on the server")
     sub.add_parser("refresh", parents=[common], help="refresh the token now")
-    sub.add_parser("status", parents=[common], help="show the token state (never the token)")
+    sub.add_parser("status", parents=[common], help="show the token state (never the token); exit 77 if a new login is needed")
     tk = sub.add_parser("token", parents=[common], help="print a valid access token (for shell jobs)")
     tk.add_argument("--min-ttl", type=float, default=0.0, help="seconds the token must stay valid")
 
@@ -260,7 +260,8 @@ def cmd_status(a: argparse.Namespace) -> int:
     else:
         for k, v in st.items():
             print(f"{k}: {v}")
-    return 0 if st.get("mode") == "api-key" or st.get("state") == "valid" else 77
+    # Exit 77 only when a human must log in again; an expired but refreshable token is healthy.
+    return 0 if st.get("mode") == "api-key" or st.get("login_needed") is False else 77
 
 
 def cmd_token(a: argparse.Namespace) -> int:

@@ -265,6 +265,7 @@ class CredentialManager:
             return out
         if rec is None:
             out["state"] = "missing"
+            out["login_needed"] = True
             return out
         now = self.clock()
         out.update({
@@ -273,6 +274,9 @@ class CredentialManager:
             "expires_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(rec.expires_at)),
             "expires_in": round(rec.expires_at - now),
             "needs_refresh": not self.is_fresh(rec),
+            # An expired access token is routine (Majora's refresh tokens never expire): only a missing,
+            # invalid or refresh-less credential needs a human.
+            "login_needed": bool(rec.invalid) or not rec.refresh_token,
             "invalid": rec.invalid,
             "scope": rec.scope,
             "refreshed_by": rec.refreshed_by,

@@ -127,3 +127,16 @@ def test_cli_put_flags(majora_home):
                "--metric", "sequence", "num_bases", "29903")["success"]
     res = majora_home.cli("put", "sequencing", "--run-name", "X", check=False)
     assert res.returncode == 64 and "--library-name" in res.stderr
+
+
+def test_status_exit_code_means_login_needed(majora_home):
+    """`status` is a health check: an expired access token is routine (exit 0), a dead credential is 77."""
+    data = majora_home.expire_in(-3600)
+    res = majora_home.cli("status", "--json", check=False)
+    st = json.loads(res.stdout)
+    assert res.returncode == 0 and st["state"] == "expired" and st["login_needed"] is False
+    data["invalid"] = {"since": data["expires_at"], "reason": "invalid_grant", "generation": data["generation"]}
+    majora_home.token_file.write_text(json.dumps(data))
+    res = majora_home.cli("status", "--json", check=False)
+    assert res.returncode == 77 and json.loads(res.stdout)["login_needed"] is True
+    assert "snakemake-majora login" in majora_home.cli("token", check=False).stderr
