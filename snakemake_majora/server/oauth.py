@@ -55,11 +55,20 @@ def redirect_uri_acceptable(uri: str) -> bool:
 class PermissionScopes(BaseScopes):
     """Majora's ``tatl.oauth2.PermissionScopes``: every ``majora2`` permission is a scope."""
 
+    _cache: dict[str, str] | None = None
+
     def get_all_scopes(self):
-        return {
-            f"majora2.{p.codename}": p.name
-            for p in Permission.objects.filter(content_type__app_label="majora2")
-        }
+        # DOT asks for every scope on every bearer check (AccessToken.scopes); the majora2 permissions
+        # are fixed once migrations ran, so one query per server process is enough.
+        cached = PermissionScopes._cache
+        if cached is None:
+            cached = {
+                f"majora2.{p.codename}": p.name
+                for p in Permission.objects.filter(content_type__app_label="majora2")
+            }
+            if cached:
+                PermissionScopes._cache = cached
+        return dict(cached)
 
     def get_available_scopes(self, application=None, request=None, *args, **kwargs):
         return list(self.get_all_scopes())
