@@ -55,13 +55,16 @@ def build_parser() -> argparse.ArgumentParser:
     g = lg.add_mutually_exclusive_group()
     g.add_argument("--url-only", action="store_true", help="print the authorize URL and keep the pending "
                                                            "state")
-    g.add_argument("--callback-url", metavar="URL", help="complete a login started with --url-only")
+    g.add_argument("--callback-url", metavar="URL",
+                   help="complete a login started with --url-only; `-` reads the URL from stdin, which "
+                        "keeps the one-time code off the command line")
     g.add_argument("--import-ocarina", nargs="?", const="", metavar="TOKENS_FILE",
                    help="import a token from Ocarina's tokens file (default MAJORA_TOKENS_FILE)")
     lo = sub.add_parser("logout", parents=[common], help="forget the local token")
     lo.add_argument("--revoke", action="store_true", help="also revoke the refresh token on the server")
     sub.add_parser("refresh", parents=[common], help="refresh the token now")
-    sub.add_parser("status", parents=[common], help="show the token state (never the token); exit 77 if a new login is needed")
+    sub.add_parser("status", parents=[common],
+                   help="show the token state (never the token); exit 77 if a new login is needed")
     tk = sub.add_parser("token", parents=[common], help="print a valid access token (for shell jobs)")
     tk.add_argument("--min-ttl", type=float, default=0.0, help="seconds the token must stay valid")
 
@@ -211,7 +214,8 @@ def cmd_login(a: argparse.Namespace) -> int:
         print(login.start_login(mgr))
         return 0
     elif a.callback_url:
-        rec = login.finish_login(mgr, a.callback_url)
+        url = sys.stdin.readline().strip() if a.callback_url == "-" else a.callback_url
+        rec = login.finish_login(mgr, url)
     else:
         if not login.stdin_is_interactive():
             raise UsageError("login needs a terminal to paste the callback URL; without one run "

@@ -110,8 +110,10 @@ class Demo:
         atomic_write_private(self.home / "config.yaml", yaml.safe_dump(conf, sort_keys=False).encode())
 
     # -- 2. login --------------------------------------------------------------------------------
-    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run([cli_path(), *args], env=self.env, capture_output=True, text=True, check=False)
+    def cli(self, *args: str, check: bool = True,
+            stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run([cli_path(), *args], env=self.env, capture_output=True, text=True, check=False,
+                              input=stdin)
         if check and proc.returncode != 0:
             raise SystemExit(f"[demo] snakemake-majora {args[0]} failed (exit {proc.returncode}): "
                              f"{proc.stderr.strip()}")
@@ -122,7 +124,7 @@ class Demo:
         say("login: got the authorize URL from `snakemake-majora login --url-only`")
         callback = server.approve(authorize_url, DEMO_USER, state["password"])
         say(f"login: majora-lite approved it for {DEMO_USER}")
-        self.cli("login", "--callback-url", callback)
+        self.cli("login", "--callback-url", "-", stdin=callback)  # the one-time code stays off argv
         say("login: `snakemake-majora login --callback-url` stored the token (0600) in "
             f"{self.home / 'tokens'}")
 

@@ -29,7 +29,7 @@ def test_two_step_login_keeps_private_pending_state(lite, tmp_path):
     assert res.returncode == 64 and "state" in res.stderr
     other = callback.replace("127.0.0.1", "localhost")
     assert home.cli("login", "--callback-url", other, check=False).returncode == 64
-    home.cli("login", "--callback-url", callback)
+    home.cli("login", "--callback-url", "-", input=callback)  # read from stdin: the code stays off argv
     assert not pending[0].exists() and home.read_store()["generation"] == 1
 
 
