@@ -135,7 +135,8 @@ def test_status_exit_code_means_login_needed(majora_home):
     res = majora_home.cli("status", "--json", check=False)
     st = json.loads(res.stdout)
     assert res.returncode == 0 and st["state"] == "expired" and st["login_needed"] is False
-    data["invalid"] = {"since": data["expires_at"], "reason": "invalid_grant", "generation": data["generation"]}
+    data["invalid"] = {"since": data["expires_at"], "reason": "invalid_grant",
+                       "generation": data["generation"]}
     majora_home.token_file.write_text(json.dumps(data))
     res = majora_home.cli("status", "--json", check=False)
     assert res.returncode == 77 and json.loads(res.stdout)["login_needed"] is True
