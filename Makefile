@@ -22,7 +22,9 @@ demo: venv
 	$(PY) -m snakemake_majora.demo
 
 bench: venv
-	$(PY) bench/run_all.py
+	$(PY) bench/bench_token.py
+	$(PY) bench/bench_plugin.py
+	$(PY) bench/bench_workflow.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build dist
