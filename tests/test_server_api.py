@@ -169,7 +169,7 @@ def test_add_update_and_change_detection(lite, key):
     add = "api/v2/artifact/biosample/add/"
     out = call(lite, key, add, biosamples=[sample("HOOT-70001")], unknown_field="ignored")
     assert out["success"], out
-    assert out["new"][0][0] == "BiosampleArtifact" and out["new"][0][2] == "HOOT-70001"
+    assert out["new"][0][0] == "Biosample" and out["new"][0][2] == "HOOT-70001"
     s = call(lite, key, GET, central_sample_id="HOOT-70001")["get"]["HOOT-70001"]
     assert s["adm2"] == "BIRMINGHAM" and s["metadata"]["test"]["hoots"] == "8"
     assert s["submission_org_code"] == "HOOT" and s["metrics"]["ct"]["max_ct"] == 20.0

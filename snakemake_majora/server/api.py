@@ -556,7 +556,8 @@ def get_sequencing(request, api_o, json_data, user=None, partial=False):
             return
         api_o["tasks"].append(tasks.submit("sequencing_all", {}, user))
         api_o["messages"].append(TASK_MESSAGE)
-        return
+        # No return here: Majora's view falls through to the per-name loop, so "*" itself is looked up
+        # as a run name and the reply also carries warnings=1, ignored=["*"] and an empty get={}.
     runs = {}
     found = {
         r.run_name: r

@@ -428,19 +428,24 @@ def _ct_metric(body: dict, api_o: dict) -> dict | None:
 
 
 def format_tuple(obj: Any) -> list:
-    """Majora's ``_format_tuple``: ``[kind, uuid, name]``."""
+    """Majora's ``_format_tuple``: ``[kind, uuid, name]``.
+
+    ``kind`` is Majora's ``kind`` property (the model's ``artifact_kind`` / ``group_kind`` /
+    ``process_kind``), not the class name: ``Biosample``, ``Library``, ``Biosample Source``,
+    ``Published Artifact Group``, ``Sequencing`` (processes have an empty name).
+    """
     if isinstance(obj, models.BiosampleArtifact):
-        return ["BiosampleArtifact", str(obj.id), obj.central_sample_id]
+        return ["Biosample", str(obj.id), obj.central_sample_id]
     if isinstance(obj, models.LibraryArtifact):
-        return ["LibraryArtifact", str(obj.id), obj.dice_name]
+        return ["Library", str(obj.id), obj.dice_name]
     if isinstance(obj, models.MajoraArtifact):
         return [obj.artifact_kind, str(obj.id), obj.dice_name]
     if isinstance(obj, models.PublishedArtifactGroup):
-        return ["PublishedArtifactGroup", str(obj.id), obj.published_name]
+        return ["Published Artifact Group", str(obj.id), obj.published_name]
     if isinstance(obj, models.DNASequencingProcess):
-        return ["DNASequencingProcess", str(obj.id), ""]
+        return ["Sequencing", str(obj.id), ""]
     if isinstance(obj, models.BiosampleSource):
-        return ["BiosampleSource", str(obj.pk), obj.dice_name]
+        return ["Biosample Source", str(obj.pk), obj.dice_name]
     return [type(obj).__name__, str(getattr(obj, "pk", "")), ""]
 
 
