@@ -196,6 +196,9 @@ def _pag_struct(pag) -> dict:
 
 def task_pag_v2(params: dict) -> dict:
     rows = [{"published_name": p.published_name, "pag": _pag_struct(p)} for p in _pag_queryset(params)]
+    if not rows:
+        # Majora's task_get_pag_v2 says so; the task get reply's `messages` comes from the task result.
+        return {"messages": ["No PAGs found."], "get": {"result": rows, "count": 0}}
     return {"get": {"result": rows, "count": len(rows)}}
 
 
