@@ -404,3 +404,73 @@ def test_get_pag_with_no_pags_says_so(lite, bearer):
     # task_get_pag_v2 adds "No PAGs found." to the api_o it returns, which becomes the reply's messages.
     assert res["task"]["state"] == "SUCCESS" and res["get"] == {"result": [], "count": 0}
     assert res["messages"] == ["No PAGs found."] and res["errors"] == 0
+
+
+def get_pag(lite, bearer, **flags):
+    """`ocarina --oauth get pag --test-name cog-uk-elan-minimal-qc [flags] --task-wait`: body, then polls."""
+    body = {
+        **GLOBAL,
+        **GET_FLAGS,
+        "fail": False,
+        "ffield_true": None,
+        "mode": "",
+        "odelimiter": "\t",
+        "ofield": None,
+        "output_header": False,
+        "pass": False,
+        "private": False,
+        "public": False,
+        "published_after": None,
+        "published_before": None,
+        "service_name": None,
+        "suppressed_after": None,
+        "task_wait": True,
+        "task_wait_minutes": 0,
+        "test_name": "cog-uk-elan-minimal-qc",
+        "username": lite.username,
+        **flags,
+    }
+    out = ocarina_post(lite, bearer, "/api/v2/pag/qc/get/", body)
+    assert out["errors"] == 0 and len(out["tasks"]) == 1, out
+    poll = {
+        "task_id": out["tasks"][0],
+        "client_name": "ocarina",
+        "client_version": "1.1.0",
+        "username": lite.username,
+        "token": "OAUTH",
+    }
+    for _ in range(600):
+        res = ocarina_post(lite, bearer, "/api/v2/majora/task/get/", poll)
+        if res["task"]["state"] != "PENDING":
+            break
+        time.sleep(0.05)
+    assert res["task"]["state"] == "SUCCESS", res
+    return res
+
+
+def test_get_pag_service_name_semantics(lite, bearer):
+    everything = get_pag(lite, bearer)
+    names = {r["published_name"] for r in everything["get"]["result"]}
+    submitted = {
+        r["published_name"]
+        for r in everything["get"]["result"]
+        if "ENA-ASSEMBLY" in r["pag"].get("accessions", {})
+    }
+    assert everything["messages"] == [] and submitted and submitted != names
+
+    # --service-name alone is ignored, with Majora's note.
+    alone = get_pag(lite, bearer, service_name="ENA-ASSEMBLY")
+    assert alone["messages"] == ["service_name is ignored without public or private"]
+    assert {r["published_name"] for r in alone["get"]["result"]} == names
+
+    # --private --service-name S: the PAGs not yet submitted to S (how Elan picks what to submit).
+    private = get_pag(lite, bearer, private=True, service_name="ENA-ASSEMBLY")
+    assert {r["published_name"] for r in private["get"]["result"]} == names - submitted
+
+    # --public --service-name S: PAGs with a public S accession.
+    public = get_pag(lite, bearer, public=True, service_name="ENA-ASSEMBLY")
+    assert {r["published_name"] for r in public["get"]["result"]} == submitted
+
+    # --mode pagfiles reports how many PAGs it found (no period in Majora's pagfiles message).
+    files = get_pag(lite, bearer, mode="pagfiles", private=True, service_name="ENA-ASSEMBLY")
+    assert files["messages"] == [f"{len(names - submitted)} PAGs found"]

@@ -124,12 +124,18 @@ def _pag_queryset(params: dict):
         qs = qs.filter(quality_groups__is_pass=True)
     elif params.get("fail") and not params.get("pass"):
         qs = qs.filter(quality_groups__is_pass=False)
-    if params.get("public") and not params.get("private"):
-        qs = qs.filter(is_public=True)
-    elif params.get("private") and not params.get("public"):
-        qs = qs.filter(is_public=False)
-    if params.get("service_name"):
-        qs = qs.filter(accessions__service=params["service_name"])
+    # Majora's _get_pags_by_qc_options: service_name only narrows together with public or private.
+    public, private, service = params.get("public"), params.get("private"), params.get("service_name")
+    if public and not private:
+        if service:
+            qs = qs.filter(accessions__service=service, accessions__is_public=True)
+        else:
+            qs = qs.filter(is_public=True)
+    elif private and not public:
+        if service:
+            qs = qs.exclude(accessions__service=service)  # "private" = not yet submitted to that service
+        else:
+            qs = qs.filter(is_public=False)
     if params.get("published_after"):
         qs = qs.filter(published_date__gt=_date(params["published_after"]))
     if params.get("published_before"):
@@ -139,6 +145,16 @@ def _pag_queryset(params: dict):
     else:
         qs = qs.filter(is_suppressed=False)
     return qs.distinct().order_by("published_name")
+
+
+def _pag_option_messages(params: dict) -> list[str]:
+    """The notes Majora's _get_pags_by_qc_options adds to the task result's ``messages``."""
+    if params.get("service_name"):
+        if params.get("public") and params.get("private"):
+            return ["service_name is ignored with both public and private"]
+        if not params.get("public") and not params.get("private"):
+            return ["service_name is ignored without public or private"]
+    return []
 
 
 ADM1_NAMES = {"UK-ENG": "England", "UK-SCT": "Scotland", "UK-WLS": "Wales", "UK-NIR": "Northern Ireland"}
@@ -171,7 +187,7 @@ def _pag_biosample(art) -> dict | None:
 def _pag_struct(pag) -> dict:
     biosamples = [b for b in (_pag_biosample(a) for a in pag.tagged_artifacts.all()) if b is not None]
     org = pag.owner_org
-    return {
+    out = {
         "published_name": pag.published_name,
         "published_version": pag.published_version,
         "published_date": pag.published_date.strftime("%Y-%m-%d") if pag.published_date else None,
@@ -183,28 +199,31 @@ def _pag_struct(pag) -> dict:
         "qc_reports": {
             q.test_name.replace("-", "_"): "PASS" if q.is_pass else "FAIL" for q in pag.quality_groups.all()
         },
-        "accessions": {
-            a.service: {
-                "primary_accession": a.primary_accession,
-                "secondary_accession": a.secondary_accession,
-            }
-            for a in pag.accessions.all()
-        },
         "artifacts": {"biosample": biosamples},
     }
+    # Majora lists only public accessions, and adds the key only when there is one.
+    public = {
+        a.service: {"primary_accession": a.primary_accession, "secondary_accession": a.secondary_accession}
+        for a in pag.accessions.all()
+        if a.is_public
+    }
+    if public:
+        out["accessions"] = public
+    return out
 
 
 def task_pag_v2(params: dict) -> dict:
     rows = [{"published_name": p.published_name, "pag": _pag_struct(p)} for p in _pag_queryset(params)]
-    if not rows:
-        # Majora's task_get_pag_v2 says so; the task get reply's `messages` comes from the task result.
-        return {"messages": ["No PAGs found."], "get": {"result": rows, "count": 0}}
-    return {"get": {"result": rows, "count": len(rows)}}
+    # The task get reply's `messages` is the task result's (Majora updates the reply with it).
+    messages = _pag_option_messages(params) + ([] if rows else ["No PAGs found."])
+    return {"messages": messages, "get": {"result": rows, "count": len(rows)}}
 
 
 def task_pagfiles(params: dict) -> dict:
     rows = []
-    for pag in _pag_queryset(params):
+    pags = list(_pag_queryset(params))
+    found = f"{len(pags)} PAGs found" if pags else "No PAGs found"  # sic: Majora's pagfiles has no period
+    for pag in pags:
         is_pass = any(q.is_pass for q in pag.quality_groups.all() if q.test_name == params["test_name"])
         pdate = pag.published_date.strftime("%Y-%m-%d") if pag.published_date else None
         for art in pag.tagged_artifacts.all():
@@ -222,7 +241,7 @@ def task_pagfiles(params: dict) -> dict:
                         pdate,
                     ]
                 )
-    return {"get": {"result": rows, "count": len(rows)}}
+    return {"messages": [*_pag_option_messages(params), found], "get": {"result": rows, "count": len(rows)}}
 
 
 def task_sequencing_all(params: dict) -> dict:
