@@ -42,6 +42,7 @@ from snakemake_majora.server.harness import LiteServer  # noqa: E402
 DOC = ROOT / "docs" / "benchmarks.md"
 SECTION = "## Storage plugin"
 GET = "api/v2/artifact/biosample/get/"
+LOAD_AT_START = os.getloadavg()[0]  # other work on the machine skews every row
 
 # Runs snakemake in this process and reports its peak RSS (jobs are children, not counted).
 RUNNER = textwrap.dedent(
@@ -251,8 +252,9 @@ def main() -> None:
     text = f"""{SECTION}
 
 `python bench/bench_plugin.py` ({n} biosamples, majora-lite seed 1000, `--cores {a.cores}`,
-fetch_concurrency 8; {platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} CPUs
-shared with other work, {time.strftime('%Y-%m-%d')}). All rows measured in the same run; times are
+fetch_concurrency 8; {platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} CPUs,
+1-min load average {LOAD_AT_START:.1f} at start, {time.strftime('%Y-%m-%d')}). All rows measured in the same run;
+times are
 wall-clock seconds, memory is the peak RSS of the main `snakemake` process.
 
 | run | seconds | peak RSS (MiB) |

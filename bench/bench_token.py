@@ -31,6 +31,7 @@ from snakemake_majora.server.harness import LiteServer  # noqa: E402
 
 WORKER = ROOT / "tests" / "workers" / "token_worker.py"
 DOC = ROOT / "docs" / "benchmarks.md"
+LOAD_AT_START = os.getloadavg()[0]  # other work on the machine skews every row
 SECTION = "## Credentials"
 
 
@@ -143,7 +144,8 @@ def main() -> int:
     text = "\n".join([
         SECTION, "",
         f"`python bench/bench_token.py` ({time.strftime('%Y-%m-%d')}, {platform.machine()}, {os.cpu_count()} "
-        "cores shared with other work; strict majora-lite on 127.0.0.1; token store on the local filesystem, "
+        f"cores, 1-min load average {LOAD_AT_START:.1f} at start; strict majora-lite on 127.0.0.1; "
+        "token store on the local filesystem, "
         "flock backend).", "",
         "| measurement | value | ratio |",
         "| --- | --- | --- |",
