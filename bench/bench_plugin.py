@@ -254,7 +254,8 @@ def main() -> None:
 `python bench/bench_plugin.py` ({n} biosamples, majora-lite seed 1000, `--cores {a.cores}`,
 fetch_concurrency 8; {platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} CPUs,
 1-min load average {LOAD_AT_START:.1f} at start, {time.strftime('%Y-%m-%d')}).
-All rows measured in the same run; times are wall-clock seconds, memory is the peak RSS of the main `snakemake` process.
+All rows measured in the same run; times are wall-clock seconds, memory is the peak RSS of the main
+`snakemake` process.
 
 | run | seconds | peak RSS (MiB) |
 | --- | ---: | ---: |
