@@ -24,4 +24,6 @@ class BearerTokenMiddleware:
             if valid:
                 request.user = r.user
                 request.lite_oauth = True
+                # Kept so the view checks scopes on this token instead of loading it a second time.
+                request.lite_access_token = r.access_token
         return self.get_response(request)
