@@ -47,6 +47,11 @@ DEFAULT_SCOPES: tuple[str, ...] = (
 )
 
 LOCK_MODES = ("auto", "flock", "lease")
+#: Lease lock duration (``lock_lease_seconds``). The minimum keeps the heartbeat (a third of the lease)
+#: meaningful; the maximum keeps a crashed holder's lease shorter than the 180 s a waiter waits for the lock.
+#: Production should keep the default: a holder frozen longer than the lease (SIGSTOP, swapping, an NFS
+#: hang) can overlap the next holder, so the lease must stay well above the refresh budget (~95 s).
+LEASE_DEFAULT, LEASE_MIN, LEASE_MAX, LEASE_ADVISED = 120.0, 2.0, 150.0, 95.0
 SECRET_KEYS = ("client_secret", "api_key")
 
 # Our key -> (environment variables in order, Ocarina key)
@@ -58,10 +63,12 @@ _KEYS: dict[str, tuple[tuple[str, ...], str | None]] = {
     "client_secret": (("MAJORA_CLIENT_SECRET", "CLIENT_SECRET"), "CLIENT_SECRET"),
     "scopes": ((), None),
     "lock": (("SNAKEMAKE_MAJORA_LOCK",), None),
+    "lock_lease_seconds": (("SNAKEMAKE_MAJORA_LOCK_LEASE",), None),
     "token_file": (("SNAKEMAKE_MAJORA_TOKEN_FILE",), None),
     "ocarina_tokens_file": ((), "MAJORA_TOKENS_FILE"),
 }
 _warned_paths: set[str] = set()
+_warned_lease: set[float] = set()
 
 
 @dataclass
@@ -75,6 +82,7 @@ class Settings:
     client_secret: str | None = field(default=None, repr=False)
     scopes: tuple[str, ...] = DEFAULT_SCOPES
     lock: str = "auto"
+    lock_lease_seconds: float = LEASE_DEFAULT
     token_file: Path | None = None
     home: Path = field(default_factory=lambda: default_home({}))
     profile: str | None = None
@@ -117,7 +125,8 @@ class Settings:
     def describe(self) -> dict[str, Any]:
         """Non-secret view for ``doctor``/``status``: each key, its value or ``<set>``, and its source."""
         out: dict[str, Any] = {}
-        keys = ("domain", "user", "api_key", "client_id", "client_secret", "scopes", "lock", "token_file")
+        keys = ("domain", "user", "api_key", "client_id", "client_secret", "scopes", "lock",
+                "lock_lease_seconds", "token_file")
         for key in keys:
             val = getattr(self, key)
             if key in SECRET_KEYS and val:
@@ -348,6 +357,7 @@ def load_settings(
         raise ConfigError(
             f"lock mode {lock!r} (from {sources.get('lock')}) must be one of {', '.join(LOCK_MODES)}"
         )
+    lease = _lease_seconds(values.get("lock_lease_seconds"), sources.get("lock_lease_seconds"))
     tf = values.get("token_file")
     otf = values.get("ocarina_tokens_file")
     s = Settings(
@@ -358,6 +368,7 @@ def load_settings(
         client_secret=str(values["client_secret"]) if values.get("client_secret") else None,
         scopes=scopes,
         lock=lock,
+        lock_lease_seconds=lease,
         token_file=Path(tf).expanduser() if tf else None,
         home=home,
         profile=used_profile,
@@ -370,3 +381,24 @@ def load_settings(
         if key in clean_over:
             setattr(s, key, float(clean_over[key]))
     return s
+
+
+def _lease_seconds(raw: Any, source: str | None) -> float:
+    """Validate ``lock_lease_seconds`` (seconds, LEASE_MIN..LEASE_MAX); warn once below LEASE_ADVISED."""
+    if raw is None:
+        return LEASE_DEFAULT
+    try:
+        val = float(raw)
+    except (TypeError, ValueError):
+        val = float("nan")
+    if isinstance(raw, bool) or not LEASE_MIN <= val <= LEASE_MAX:  # NaN fails the range check too
+        raise ConfigError(
+            f"lock_lease_seconds {raw!r} (from {source}) must be a number of seconds from {LEASE_MIN:g} to "
+            f"{LEASE_MAX:g}; leave it unset for the default {LEASE_DEFAULT:g}"
+        )
+    if val < LEASE_ADVISED and val not in _warned_lease:
+        _warned_lease.add(val)
+        log.warning("lock_lease_seconds %g (from %s) is shorter than a refresh can take (~%gs): a holder "
+                    "frozen that long can overlap the next one; keep the default %gs outside tests",
+                    val, source, LEASE_ADVISED, LEASE_DEFAULT)
+    return val

@@ -66,7 +66,7 @@ class CredentialManager:
         self._session = session
         self.path = default_token_path(settings)
         self.store = TokenStore(self.path)
-        self.lock = TokenLock(self.path, settings.lock)
+        self.lock = TokenLock(self.path, settings.lock, lease_duration=settings.lock_lease_seconds)
         self._warned_ttl = False
         self._cleaned = False
         self._mu = threading.Lock()
@@ -190,9 +190,13 @@ class CredentialManager:
             rotated = again is not None and (
                 again.refresh_token != cur.refresh_token or again.generation != cur.generation)
             if again is not None and rotated:
-                log.warning(
-                    "a peer refreshed the token while this process held the lock: the %s lock on %s does not "
-                    "exclude across processes; using the peer's token", self.lock.backend, self.path.parent)
+                if self.lock.backend == "lease":
+                    cause = (f"this process stalled longer than the {self.lock.lease_duration:g}s lease on "
+                             f"{self.path.parent} (lock_lease_seconds), or the lease does not exclude there")
+                else:
+                    cause = f"the flock lock on {self.path.parent} does not exclude across processes"
+                log.warning("a peer refreshed the token while this process held the lock: %s; using the "
+                            "peer's token", cause)
                 if again.invalid:
                     raise ReauthRequired(f"the stored token in {self.path} was marked invalid; run "
                                          "`snakemake-majora login`") from None

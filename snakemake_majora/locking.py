@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .errors import ConfigError
 from .store import ensure_private_dir
 
 if TYPE_CHECKING:
@@ -156,6 +157,11 @@ class TokenLock:
             self._flock.acquire(timeout=max(0.0, timeout) * (0.8 + 0.4 * random.random()))
         except filelock.Timeout:
             raise LockBusy from None
+        except getattr(filelock, "LeaseSettingsMismatch", ()):  # filelock 4.x; older ones never raise it
+            raise ConfigError(
+                f"the lease {self.lease_path} is held with another lock_lease_seconds than this process's "
+                f"{self.lease_duration:g}; set the same lock_lease_seconds for every job sharing the token"
+            ) from None
         except OSError as exc:
             if exc.errno not in _FALLBACK_ERRNOS or self.backend == "lease":
                 raise

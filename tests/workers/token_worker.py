@@ -4,17 +4,23 @@ Spec keys (all optional): ``barrier`` (wait for this file to appear), ``mode`` (
 | ``token``), ``calls`` (number of API calls), ``duration`` (seconds to loop instead), ``sample``,
 ``every`` (refresher period), ``no_lock`` (replace the lock with a no-op: the negative control),
 ``pause_at`` (``after_lock`` | ``after_commit`` | ``before_rename``) with ``pause_file``,
+``resume_file`` (after pausing, continue once this file appears instead of waiting to be killed),
+``fake_host`` (report this hostname, so filelock cannot check the lease holder's liveness: another node),
 ``clock_offset`` (seconds added to time.time), ``log_file`` (library logging at DEBUG to this file).
 Prints one JSON line: ``{"ok", "fail", "errors", "generations"}``.
 """
 
 import contextlib
 import json
+import socket
 import sys
 import time
 from pathlib import Path
 
 spec = json.loads(sys.argv[1])
+if spec.get("fake_host"):
+    # filelock reads the hostname on every marker write: a foreign one makes peers wait for the lease.
+    socket.gethostname = lambda: spec["fake_host"]
 if spec.get("clock_offset"):
     # Before importing the library, so every default clock argument picks up the skew.
     _real_time, _offset = time.time, float(spec["clock_offset"])
@@ -37,12 +43,23 @@ if spec.get("no_lock"):
 
 def _pause() -> None:
     Path(spec["pause_file"]).touch()
-    time.sleep(3600)  # the test SIGKILLs us here
+    resume = spec.get("resume_file")
+    if not resume:
+        time.sleep(3600)  # the test SIGKILLs us here
+        return
+    while not os.path.exists(resume):
+        time.sleep(0.01)
 
 
 phase = spec.get("pause_at")
 if phase == "after_lock":
-    credentials.CredentialManager._refresh_locked = lambda self, cur, why: _pause()
+    _orig_refresh = credentials.CredentialManager._refresh_locked
+
+    def _after_lock(self, cur, why):
+        _pause()
+        return _orig_refresh(self, cur, why)
+
+    credentials.CredentialManager._refresh_locked = _after_lock
 elif phase == "after_commit":
     _orig_post = oauth.post_refresh_once
 
