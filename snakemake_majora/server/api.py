@@ -557,7 +557,7 @@ def get_sequencing(request, api_o, json_data, user=None, partial=False):
         if not user.has_perm("majora2.can_wildcard_sequencing_runs"):
             # Majora's view returns a 400 object that wrap_api_v2 ignores: 200 with no 'get'.
             return
-        api_o["tasks"].append(tasks.submit("sequencing_all", {}, user))
+        api_o["tasks"].append(tasks.submit("sequencing_all", {}, user, envelope=api_o))
         api_o["messages"].append(TASK_MESSAGE)
         # No return here: Majora's view falls through to the per-name loop, so "*" itself is looked up
         # as a run name and the reply also carries warnings=1, ignored=["*"] and an empty get={}.
@@ -689,7 +689,7 @@ def get_pag_by_qc(request, api_o, json_data, user=None, partial=False):
         params[key] = str(val)
     mode = json_data.get("mode") or ""
     kind = "pagfiles" if isinstance(mode, str) and mode.lower() == "pagfiles" else "pag_v2"
-    api_o["tasks"].append(tasks.submit(kind, params, user))
+    api_o["tasks"].append(tasks.submit(kind, params, user, envelope=api_o))
     api_o["messages"].append(TASK_MESSAGE)
 
 
