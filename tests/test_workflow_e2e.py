@@ -26,7 +26,8 @@ def wf_lite(tmp_path_factory):
 
 def test_pag_batch_end_to_end_then_nothing_to_do(wf_lite, tmp_path: Path) -> None:
     """A PAG-query batch: every sample validated, metrics pushed by parallel jobs, one shared credential,
-    no refresh-token reuse; a second run has nothing to do."""
+    no refresh-token reuse; a rerun redoes the batch once (the pushed metrics change the PAG record),
+    then nothing is left to do."""
     home = MajoraHome(wf_lite, tmp_path)
     work = tmp_path / "work"
     write_config(work, {"pag": {"test_name": QC_TEST, "pass": True}})
@@ -62,6 +63,11 @@ def test_pag_batch_end_to_end_then_nothing_to_do(wf_lite, tmp_path: Path) -> Non
     for secret in home.secrets():
         assert not any(secret in t for t in texts)
 
+    # The metrics went to the PAGs' consensus files, whose metrics the PAG record lists (as Majora's
+    # task_get_pag_v2 does), so the next run sees a changed batch record and redoes the batch once.
+    second = snakemake(work, home.env, "--cores", "4")
+    assert second.returncode == 0, second.stderr[-4000:]
+    assert "Updated input files: majora://pag/" in second.stdout + second.stderr
     again = snakemake(work, home.env, "--cores", "4", "--dry-run")
     assert again.returncode == 0, again.stderr[-2000:]
     assert "Nothing to be done" in again.stdout + again.stderr
