@@ -199,22 +199,7 @@ class TokenStore:
         ensure_private_dir(self.dir)
         register_secret(rec.access_token)
         register_secret(rec.refresh_token)
-        data = rec.to_json().encode()
-        tmp = self.dir / f".{self.path.name}.{os.getpid()}.{time.monotonic_ns()}{TMP_SUFFIX}"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
-        try:
-            with os.fdopen(fd, "wb", closefd=False) as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fd)
-        except BaseException:
-            os.close(fd)
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-            raise
-        os.close(fd)
-        _replace(tmp, self.path)
-        _fsync_dir(self.dir)
+        atomic_write_private(self.path, rec.to_json().encode())
         log.debug("token store written: generation=%d "
                   "access=%s", rec.generation, fingerprint(rec.access_token))
 
@@ -263,5 +248,5 @@ def atomic_write_private(path: Path, data: bytes, mode: int = 0o600) -> None:
             tmp.unlink()
         raise
     os.close(fd)
-    os.replace(tmp, path)
+    _replace(tmp, path)
     _fsync_dir(path.parent)
