@@ -221,15 +221,22 @@ def biosample_query_validity(request, api_o, json_data, user=None, partial=False
         }
 
 
-def _biosample_add(request, api_o, json_data, user=None, partial=False):
-    biosamples = json_data.get("biosamples", {})
+def _biosample_list(api_o, json_data) -> list | None:
+    """The body's ``biosamples`` list, or None after reporting it missing or malformed as Majora does."""
+    biosamples = json_data.get("biosamples")
     if not biosamples:
-        return _missing(api_o, "biosamples")
+        _missing(api_o, "biosamples")
+        return None
     if not isinstance(biosamples, list):
         api_o["errors"] += 1
         api_o["messages"].append("'biosamples' appears malformed")
-        return
-    for biosample in biosamples:
+        return None
+    return biosamples
+
+
+def _biosample_add(request, api_o, json_data, user=None, partial=False):
+    biosamples = _biosample_list(api_o, json_data)
+    for biosample in biosamples or []:
         bsmod.save_biosample(biosample, user=user, partial=partial, api_o=api_o)
 
 
@@ -258,14 +265,8 @@ update_biosample = v2(
     ),
 )
 def addempty_biosample(request, api_o, json_data, user=None, partial=False):
-    biosamples = json_data.get("biosamples", [])
-    if not biosamples:
-        return _missing(api_o, "biosamples")
-    if not isinstance(biosamples, list):
-        api_o["errors"] += 1
-        api_o["messages"].append("'biosamples' appears malformed")
-        return
-    for item in biosamples:
+    biosamples = _biosample_list(api_o, json_data)
+    for item in biosamples or []:
         sender = None
         meta: Any = {}
         if isinstance(item, dict):
