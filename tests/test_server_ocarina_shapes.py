@@ -348,49 +348,23 @@ def test_get_sequencing_wildcard_falls_through_like_majora(lite, bearer):
     assert out["warnings"] == 1 and out["ignored"] == ["*"] and out["get"] == {}
 
     # Ocarina's OcarinaAPI.get_task body; poll until the single-read result arrives.
-    poll = {
-        "task_id": out["tasks"][0],
-        "client_name": "ocarina",
-        "client_version": "1.1.0",
-        "username": lite.username,
-        "token": "OAUTH",
-    }
-    for _ in range(600):
-        res = ocarina_post(lite, bearer, "/api/v2/majora/task/get/", poll)
-        if res["task"]["state"] != "PENDING":
-            break
-        time.sleep(0.05)
+    res = wait_task(lite, bearer, out["tasks"][0])
     assert res["task"]["state"] == "SUCCESS" and res["task"]["cleaned"] is True
     assert res["get"]["count"] >= 1 and isinstance(res["get"]["result"], dict)
 
 
 def test_get_pag_with_no_pags_says_so(lite, bearer):
     # `ocarina --oauth get pag --test-name cog-uk-high-quality-public --task-wait` (a QC group with no PAGs)
-    body = {
-        **GLOBAL,
-        **GET_FLAGS,
-        "fail": False,
-        "ffield_true": None,
-        "mode": "",
-        "odelimiter": "\t",
-        "ofield": None,
-        "output_header": False,
-        "pass": False,
-        "private": False,
-        "public": False,
-        "published_after": None,
-        "published_before": None,
-        "service_name": None,
-        "suppressed_after": None,
-        "task_wait": True,
-        "task_wait_minutes": 0,
-        "test_name": "cog-uk-high-quality-public",
-        "username": lite.username,
-    }
-    out = ocarina_post(lite, bearer, "/api/v2/pag/qc/get/", body)
-    assert out["errors"] == 0 and len(out["tasks"]) == 1 and out["messages"] == [TASK_MESSAGE]
+    res = get_pag(lite, bearer, test_name="cog-uk-high-quality-public")
+    # task_get_pag_v2 adds "No PAGs found." to the api_o it returns, which becomes the reply's messages.
+    assert res["get"] == {"result": [], "count": 0}
+    assert res["messages"] == ["No PAGs found."] and res["errors"] == 0
+
+
+def wait_task(lite, bearer, task_id):
+    """Ocarina's OcarinaAPI.get_task body, polled until the single-read result leaves PENDING."""
     poll = {
-        "task_id": out["tasks"][0],
+        "task_id": task_id,
         "client_name": "ocarina",
         "client_version": "1.1.0",
         "username": lite.username,
@@ -399,11 +373,9 @@ def test_get_pag_with_no_pags_says_so(lite, bearer):
     for _ in range(600):
         res = ocarina_post(lite, bearer, "/api/v2/majora/task/get/", poll)
         if res["task"]["state"] != "PENDING":
-            break
+            return res
         time.sleep(0.05)
-    # task_get_pag_v2 adds "No PAGs found." to the api_o it returns, which becomes the reply's messages.
-    assert res["task"]["state"] == "SUCCESS" and res["get"] == {"result": [], "count": 0}
-    assert res["messages"] == ["No PAGs found."] and res["errors"] == 0
+    return res
 
 
 def get_pag(lite, bearer, **flags):
@@ -431,19 +403,8 @@ def get_pag(lite, bearer, **flags):
         **flags,
     }
     out = ocarina_post(lite, bearer, "/api/v2/pag/qc/get/", body)
-    assert out["errors"] == 0 and len(out["tasks"]) == 1, out
-    poll = {
-        "task_id": out["tasks"][0],
-        "client_name": "ocarina",
-        "client_version": "1.1.0",
-        "username": lite.username,
-        "token": "OAUTH",
-    }
-    for _ in range(600):
-        res = ocarina_post(lite, bearer, "/api/v2/majora/task/get/", poll)
-        if res["task"]["state"] != "PENDING":
-            break
-        time.sleep(0.05)
+    assert out["errors"] == 0 and len(out["tasks"]) == 1 and out["messages"] == [TASK_MESSAGE], out
+    res = wait_task(lite, bearer, out["tasks"][0])
     assert res["task"]["state"] == "SUCCESS", res
     return res
 
