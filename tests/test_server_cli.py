@@ -76,7 +76,14 @@ def test_addapp_redirect_rules(lite, tmp_path, monkeypatch):
     redirect = f"http://localhost:{lite.port}/o/callback/"
     sess = OAuth2Session(app["client_id"], redirect_uri=redirect, scope=["majora2.view_biosampleartifact"])
     url, _ = sess.authorization_url(lite.url + "o/authorize/")
-    callback = lite.approve(url, lite.username, lite.password)
+    # the admin CLI reads the password from stdin with `--password -`, keeping it off argv
+    r = subprocess.run(
+        [sys.executable, "-m", "snakemake_majora.server", "approve", "--url", lite.url, "--username",
+         lite.username, "--password", "-", url],
+        input=lite.password + "\n", capture_output=True, text=True, timeout=120,
+    )
+    assert r.returncode == 0, r.stderr
+    callback = r.stdout.strip()
     assert callback.startswith(redirect + "?code=")
     token = sess.fetch_token(
         lite.url + "o/token/",

@@ -18,6 +18,9 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EX_USAGE, f"{self.prog}: error: {message}\n")
 
 
+PASSWORD_HELP = "the password, or - to read it from stdin (keeps it off the command line)"
+
+
 def _faults_arg(value: str):
     try:
         return json.loads(value)
@@ -46,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = with_dir(sub.add_parser("adduser", help="create or update a user"))
     s.add_argument("--username", required=True)
-    s.add_argument("--password", required=True)
+    s.add_argument("--password", required=True, help=PASSWORD_HELP)
     s.add_argument("--org", default="HOOT")
     s.add_argument("--perm", action="append", default=[], metavar="majora2.CODENAME")
     s.add_argument("--all-perms", action="store_true")
@@ -85,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("approve", help="log in and approve an authorize URL; prints the callback URL")
     s.add_argument("--url", required=True, help="majora-lite base URL")
     s.add_argument("--username", required=True)
-    s.add_argument("--password", required=True)
+    s.add_argument("--password", required=True, help=PASSWORD_HELP)
     s.add_argument("authorize_url")
     return p
 
@@ -145,6 +148,8 @@ def run_setup(spec: dict) -> dict:
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns a sysexits-style status."""
     args = build_parser().parse_args(argv)
+    if getattr(args, "password", None) == "-":
+        args.password = sys.stdin.readline().rstrip("\n")
     _setup_logging()
     if args.cmd == "approve":
         from snakemake_majora.server.approve import ApproveError, approve
