@@ -106,6 +106,8 @@ def test_usage_errors_exit_64(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["start", "--data-dir", str(tmp_path), "--faults", "{not json"])
     assert exc.value.code == 64
+    assert main(["start", "--data-dir", str(tmp_path), "--max-active", "0"]) == 64
+    assert "--max-active" in capsys.readouterr().err
 
 
 def test_seed_is_deterministic(tmp_path):

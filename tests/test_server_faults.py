@@ -53,7 +53,9 @@ def get_sample(srv, key, csid="BIRM-00001"):
 def srv(tmp_path_factory):
     from fixtures_server import start_lite
 
-    handle = start_lite(tmp_path_factory.mktemp("majora-lite-faults"), biosamples=12)
+    # As many requests inside Django as waitress threads: these tests are about concurrency in the
+    # server (the token-endpoint lock, SQLite writers), not about the --max-active throttle.
+    handle = start_lite(tmp_path_factory.mktemp("majora-lite-faults"), biosamples=12, max_active=16)
     handle["key"] = handle.server.apikey(handle.username)
     try:
         yield handle
@@ -199,7 +201,7 @@ def test_concurrent_refresh_only_one_wins(srv, insecure_ok):
 
 def test_concurrent_refresh_negative_control(lite_factory, insecure_ok):
     """Without the token-endpoint lock, concurrent refreshes of one refresh token can both succeed."""
-    s = lite_factory(biosamples=1, env={"MAJORA_LITE_UNSAFE_NO_TOKEN_LOCK": "1"})
+    s = lite_factory(biosamples=1, max_active=16, env={"MAJORA_LITE_UNSAFE_NO_TOKEN_LOCK": "1"})
     winners = []
     for _ in range(6):
         token = grant(s)
@@ -207,6 +209,30 @@ def test_concurrent_refresh_negative_control(lite_factory, insecure_ok):
         if max(winners) > 1:
             break
     assert max(winners) > 1, f"negative control saw no double success: {winners}"
+
+
+def _peak_inside_django(srv, key, n_threads=8, per=40):
+    srv.reset_counters()
+    barrier = threading.Barrier(n_threads)
+
+    def worker(_):
+        barrier.wait()
+        return [get_sample(srv, key).status_code for _ in range(per)]
+
+    with ThreadPoolExecutor(n_threads) as ex:
+        codes = [c for cs in ex.map(worker, range(n_threads)) for c in cs]
+    assert codes == [200] * (n_threads * per)
+    counters = srv.counters()
+    assert counters["active_requests"] == 0
+    return counters["peak_active_requests"]
+
+
+def test_max_active_bounds_requests_inside_django(lite_factory, srv):
+    """--max-active 2: never more than two requests in Django at once, and all of them answered.
+    Negative control: the same load on a server allowing 16 puts more than two inside at once."""
+    limited = lite_factory(biosamples=2, max_active=2)
+    assert _peak_inside_django(limited, limited.server.apikey(limited.username)) == 2
+    assert _peak_inside_django(srv, srv.key) > 2
 
 
 def test_fifty_concurrent_clients_no_500(srv, insecure_ok):

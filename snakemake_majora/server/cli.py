@@ -9,6 +9,8 @@ import logging
 import sys
 from pathlib import Path
 
+from snakemake_majora.server.settings import DEFAULT_MAX_ACTIVE
+
 EX_USAGE, EX_NOINPUT, EX_UNAVAILABLE, EX_SOFTWARE, EX_CONFIG = 64, 66, 69, 70, 78
 
 
@@ -44,7 +46,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--strict", action="store_true", help="refresh-token reuse protection (family revocation)")
     s.add_argument("--access-token-lifetime", type=int, default=36000, metavar="SECONDS")
     s.add_argument("--grace", type=int, default=0, metavar="SECONDS", help="refresh-token grace period")
-    s.add_argument("--threads", type=int, default=16)
+    s.add_argument("--threads", type=int, default=16, help="waitress threads (connections served at once)")
+    s.add_argument(
+        "--max-active",
+        type=int,
+        default=DEFAULT_MAX_ACTIVE,
+        metavar="N",
+        help=f"requests running inside Django at once (default {DEFAULT_MAX_ACTIVE}; more only adds GIL "
+        "contention in one process)",
+    )
     s.add_argument("--faults", type=_faults_arg, default=None, metavar="JSON")
 
     s = with_dir(sub.add_parser("adduser", help="create or update a user"))
@@ -165,9 +175,9 @@ def main(argv: list[str] | None = None) -> int:
 
     opts = settings.ServerOptions()
     if args.cmd == "start":
-        if args.threads < 1 or args.access_token_lifetime < 1 or args.grace < 0:
+        if args.threads < 1 or args.max_active < 1 or args.access_token_lifetime < 1 or args.grace < 0:
             print(
-                "majora-lite: --threads and --access-token-lifetime must be >= 1, --grace >= 0",
+                "majora-lite: --threads, --max-active and --access-token-lifetime must be >= 1, --grace >= 0",
                 file=sys.stderr,
             )
             return EX_USAGE
@@ -193,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"majora-lite: invalid --faults: {exc}", file=sys.stderr)
                     return EX_USAGE
             try:
-                return serve(data_dir, args.host, args.port, args.threads)
+                return serve(data_dir, args.host, args.port, args.threads, args.max_active)
             except OSError as exc:
                 print(
                     f"majora-lite: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr

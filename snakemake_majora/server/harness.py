@@ -44,6 +44,7 @@ class LiteServer:
         access_token_lifetime: int = 36000,
         grace: int = 0,
         threads: int = 16,
+        max_active: int | None = None,
         faults: list[dict] | None = None,
         host: str = "127.0.0.1",
         start_timeout: float = 60.0,
@@ -53,6 +54,7 @@ class LiteServer:
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.strict, self.grace, self.threads = strict, grace, threads
+        self.max_active = max_active
         self.access_token_lifetime = access_token_lifetime
         self.faults, self.host, self.start_timeout = faults, host, start_timeout
         self.python = python or sys.executable
@@ -151,6 +153,8 @@ class LiteServer:
             "--grace",
             str(self.grace),
         ]
+        if self.max_active is not None:
+            cmd += ["--max-active", str(self.max_active)]
         if self.strict:
             cmd.append("--strict")
         if self.faults:

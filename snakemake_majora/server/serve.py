@@ -13,7 +13,7 @@ from waitress.channel import HTTPChannel
 from waitress.server import create_server
 from waitress.task import WSGITask
 
-from snakemake_majora.server.settings import MAX_BODY_BYTES
+from snakemake_majora.server.settings import DEFAULT_MAX_ACTIVE, MAX_BODY_BYTES
 from snakemake_majora.server.wsgi import DropConnection, LiteApp
 
 log = logging.getLogger("majora_lite")
@@ -48,13 +48,13 @@ def write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def serve(data_dir: Path, host: str, port: int, threads: int) -> int:
+def serve(data_dir: Path, host: str, port: int, threads: int, max_active: int = DEFAULT_MAX_ACTIVE) -> int:
     """Serve until SIGTERM/SIGINT; returns an exit status."""
     from django.core.wsgi import get_wsgi_application
 
     from snakemake_majora.server import tasks
 
-    app = LiteApp(get_wsgi_application())
+    app = LiteApp(get_wsgi_application(), max_active=max_active)
     server = create_server(
         app,
         host=host,

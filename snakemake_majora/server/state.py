@@ -34,6 +34,16 @@ class Counters:
         with self._lock:
             self._c[name] += n
 
+    def enter(self, gauge: str) -> None:
+        """Count one more request inside ``gauge``; ``peak_<gauge>`` keeps the highest level seen."""
+        with self._lock:
+            self._c[gauge] += 1
+            self._c["peak_" + gauge] = max(self._c["peak_" + gauge], self._c[gauge])
+
+    def leave(self, gauge: str) -> None:
+        with self._lock:
+            self._c[gauge] -= 1
+
     def hit_path(self, path: str) -> None:
         with self._lock:
             self._paths[path] += 1
@@ -47,8 +57,13 @@ class Counters:
 
     def reset(self) -> None:
         with self._lock:
+            # Gauges describe requests still running; keep them (and restart their peaks from now).
+            gauges = {k: v for k, v in self._c.items() if "peak_" + k in self._c}
             self._c.clear()
             self._paths.clear()
+            for name, level in gauges.items():
+                self._c[name] = level
+                self._c["peak_" + name] = level
 
 
 def _validate_rule(raw: Any) -> dict:

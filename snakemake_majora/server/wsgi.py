@@ -7,10 +7,11 @@ import ipaddress
 import json
 import logging
 import re
+import threading
 import time
 from urllib.parse import parse_qs
 
-from snakemake_majora.server.settings import MAX_BODY_BYTES
+from snakemake_majora.server.settings import DEFAULT_MAX_ACTIVE, MAX_BODY_BYTES
 from snakemake_majora.server.state import COUNTERS, FAULTS, FaultRuleError
 
 log = logging.getLogger("majora_lite.http")
@@ -68,10 +69,26 @@ def _error_body(rule: dict) -> tuple[bytes, str]:
 
 
 class LiteApp:
-    """The outer WSGI app; ``inner`` is Django's WSGIHandler."""
+    """The outer WSGI app; ``inner`` is Django's WSGIHandler.
 
-    def __init__(self, inner) -> None:
+    At most ``max_active`` requests run inside Django at once. Django runs in one process here, so the
+    GIL lets one thread execute at a time anyway, and every SQLite call hands the GIL over: with many
+    threads inside Django, those handovers cost more than the queries (a lock convoy). Waitress keeps
+    all its threads for accepting connections, injected delays and the admin endpoints, which stay
+    outside the limit, so a slow or faulted request never holds a slot while it sleeps.
+    """
+
+    def __init__(self, inner, max_active: int = DEFAULT_MAX_ACTIVE) -> None:
         self.inner = inner
+        self._active = threading.BoundedSemaphore(max_active)
+
+    def _django(self, environ, start_response):
+        with self._active:
+            COUNTERS.enter("active_requests")
+            try:
+                return self.inner(environ, start_response)
+            finally:
+                COUNTERS.leave("active_requests")
 
     def __call__(self, environ, start_response):
         path = _SLASHES.sub("/", environ.get("PATH_INFO", "") or "/")
@@ -83,18 +100,18 @@ class LiteApp:
         grant_type = self._grant_type(environ) if path.startswith("/o/token/") else None
         rule = FAULTS.take(path, method, grant_type)
         if rule is None:
-            return self.inner(environ, start_response)
+            return self._django(environ, start_response)
         COUNTERS.inc("faults_applied")
         if rule.get("delay"):
             time.sleep(float(rule["delay"]))
         action = rule["action"]
         if action == "delay":
-            return self.inner(environ, start_response)
+            return self._django(environ, start_response)
         if action == "drop":
             raise DropConnection
         if action in ("commit_then_drop", "commit_then_error"):
             # Let the request run to completion (and commit), then throw the response away.
-            result = self.inner(environ, lambda *a, **k: None)
+            result = self._django(environ, lambda *a, **k: None)
             try:
                 for _chunk in result:
                     pass
