@@ -182,25 +182,20 @@ class CredentialManager:
             self.store.clean_stale_tmp()
         from . import oauth  # lazy: requests/tenacity are not needed while the token is fresh
 
+        # The lock was taken a moment ago, but a lease can be overtaken while this process stands still
+        # (SIGSTOP, a suspended job, a paused VM): then a peer has rotated the refresh token we hold, and
+        # sending it would make a strict server revoke the whole token family. Look once more right
+        # before the request; what remains is the instant between this read and the POST.
+        rotated = self._rotated_by_peer(cur)
+        if rotated is not None:
+            return rotated
         log.info("refreshing token (%s; generation %d, by %s)", why, cur.generation, holder_id())
         try:
             tok, t_before = oauth.refresh(self.settings, self.session, cur.refresh_token)
         except oauth.InvalidGrant:
-            again = self.store.read(force=True)
-            rotated = again is not None and (
-                again.refresh_token != cur.refresh_token or again.generation != cur.generation)
-            if again is not None and rotated:
-                if self.lock.backend == "lease":
-                    cause = (f"this process stalled longer than the {self.lock.lease_duration:g}s lease on "
-                             f"{self.path.parent} (lock_lease_seconds), or the lease does not exclude there")
-                else:
-                    cause = f"the flock lock on {self.path.parent} does not exclude across processes"
-                log.warning("a peer refreshed the token while this process held the lock: %s; using the "
-                            "peer's token", cause)
-                if again.invalid:
-                    raise ReauthRequired(f"the stored token in {self.path} was marked invalid; run "
-                                         "`snakemake-majora login`") from None
-                return again
+            rotated = self._rotated_by_peer(cur)
+            if rotated is not None:
+                return rotated
             cur.invalid = {"since": time.time(), "reason": "invalid_grant", "generation": cur.generation,
                            "by": holder_id()}
             self.store.write(cur)
@@ -217,6 +212,27 @@ class CredentialManager:
         self.store.write(new)
         log.info("token refreshed: generation %d, valid %.0fs", new.generation, new.expires_at - t_before)
         return new
+
+    def _rotated_by_peer(self, cur: TokenRecord) -> TokenRecord | None:
+        """The store's record if a peer replaced ``cur`` while this process held the lock, else None.
+
+        That can only happen when the lock stopped excluding: a lease overtaken while this process stalled,
+        or a lock that does not work across nodes. Says which, and uses the peer's token.
+        """
+        again = self.store.read(force=True)
+        if again is None or (again.refresh_token == cur.refresh_token and again.generation == cur.generation):
+            return None
+        if self.lock.backend == "lease":
+            cause = (f"this process stalled longer than the {self.lock.lease_duration:g}s lease on "
+                     f"{self.path.parent} (lock_lease_seconds), or the lease does not exclude there")
+        else:
+            cause = f"the flock lock on {self.path.parent} does not exclude across processes"
+        log.warning("a peer refreshed the token while this process held the lock: %s; using the "
+                    "peer's token", cause)
+        if again.invalid:
+            raise ReauthRequired(f"the stored token in {self.path} was marked invalid; run "
+                                 "`snakemake-majora login`")
+        return again
 
     # -- login / logout / status -------------------------------------------------------------------
     def save_new_token(self, tok: dict[str, Any], t_before: float) -> TokenRecord:

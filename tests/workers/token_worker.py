@@ -3,7 +3,7 @@
 Spec keys (all optional): ``barrier`` (wait for this file to appear), ``mode`` (``calls`` | ``refresher``
 | ``token``), ``calls`` (number of API calls), ``duration`` (seconds to loop instead), ``sample``,
 ``every`` (refresher period), ``no_lock`` (replace the lock with a no-op: the negative control),
-``pause_at`` (``after_lock`` | ``after_commit`` | ``before_rename``) with ``pause_file``,
+``pause_at`` (``after_lock`` | ``before_post`` | ``after_commit`` | ``before_rename``) with ``pause_file``,
 ``resume_file`` (after pausing, continue once this file appears instead of waiting to be killed),
 ``fake_host`` (report this hostname, so filelock cannot check the lease holder's liveness: another node),
 ``clock_offset`` (seconds added to time.time), ``log_file`` (library logging at DEBUG to this file).
@@ -60,6 +60,15 @@ if phase == "after_lock":
         return _orig_refresh(self, cur, why)
 
     credentials.CredentialManager._refresh_locked = _after_lock
+elif phase == "before_post":
+    # After every check, just before the refresh request leaves: the window no re-read can close.
+    _orig_send = oauth.post_refresh_once
+
+    def _before_post(*a, **k):
+        _pause()
+        return _orig_send(*a, **k)
+
+    oauth.post_refresh_once = _before_post
 elif phase == "after_commit":
     _orig_post = oauth.post_refresh_once
 
