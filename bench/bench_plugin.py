@@ -11,7 +11,7 @@ Also an "aggregate" shape (one job with all 1,000 inputs) for A and B, which iso
 Snakemake's per-job scheduling. The plugin's added time is A - B. Targets: A - B <= 1.5 x C, and the CLI
 (extrapolated) >= 20 x A - B; one HTTP request per record (majora-lite counters).
 
-usage: python bench/bench_plugin.py [--samples 1000] [--cores 4] [--no-write]
+usage: python bench/bench_plugin.py [--samples 1000] [--cores 4] [--repeat 2] [--no-write]
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ rule all:
 
 
 def setup(tmp: Path, n: int) -> tuple[LiteServer, dict[str, str], list[str]]:
-    srv = LiteServer(tmp / "lite", threads=16)
+    srv = LiteServer(tmp / "lite")  # majora-lite's defaults, as users run it
     out = srv.setup({
         "seed": {"biosamples": n, "seed": 1000},
         "users": [{"username": "bench", "password": "bench-pw-1", "all_perms": True}],
@@ -180,41 +180,50 @@ def write_section(text: str) -> None:
     DOC.write_text(doc.rstrip("\n") + "\n")
 
 
+def best(times: list[tuple[float, int]]) -> tuple[float, int, str]:
+    """The fastest of repeated runs (least disturbed), its RSS, and all times for the table."""
+    t, rss = min(times)
+    return t, rss, " / ".join(f"{x:.1f}" for x, _ in times)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--samples", type=int, default=1000)
     ap.add_argument("--cli-samples", type=int, default=30)
     ap.add_argument("--cores", type=int, default=4)
+    ap.add_argument("--repeat", type=int, default=2, help="runs of A, B, A', B' and C (the fastest counts)")
     ap.add_argument("--no-write", action="store_true")
     a = ap.parse_args()
     n = a.samples
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-plugin-"))
     srv, env, ids = setup(tmp, n)
+    storage_in = 'storage.majora("majora://biosample/{s}")'
+    runs: dict[str, list[tuple[float, int]]] = {k: [] for k in ("A", "B", "A'", "B'", "C")}
     try:
-        # raw client first (warms the server's caches the same way for everyone after it)
-        raw = raw_fetch(srv, env, ids)
+        for r in range(a.repeat):
+            # raw client first (warms the server's caches the same way for everyone after it)
+            runs["C"].append((raw_fetch(srv, env, ids), 0))
 
-        storage_in = 'storage.majora("majora://biosample/{s}")'
-        local_in = '"local/{s}.json"'
-        plug = workdir(tmp, "plugin", ids, PER_SAMPLE.format(input=storage_in))
-        before = gets(srv)
-        t_plug, rss_plug = snakemake(plug, env, a.cores)
-        requests_per_record = (gets(srv) - before) / n
+            # Fresh working directories every round: no outputs, no ledger, nothing retrieved yet.
+            plug = workdir(tmp, f"plugin-{r}", ids, PER_SAMPLE.format(input=storage_in))
+            before = gets(srv)
+            runs["A"].append(snakemake(plug, env, a.cores))
+            requests_per_record = (gets(srv) - before) / n
 
-        local = workdir(tmp, "local", ids, PER_SAMPLE.format(input=local_in))
-        shutil.copytree(plug / "qc", local / "local")
-        t_local, rss_local = snakemake(local, env, a.cores)
+            local = workdir(tmp, f"local-{r}", ids, PER_SAMPLE.format(input='"local/{s}.json"'))
+            shutil.copytree(plug / "qc", local / "local")
+            runs["B"].append(snakemake(local, env, a.cores))
 
-        agg_plug = workdir(tmp, "agg-plugin", ids, AGGREGATE.format(
-            inputs='storage.majora(expand("majora://biosample/{s}", s=SAMPLES))'))
-        before = gets(srv)
-        t_agg_plug, rss_agg_plug = snakemake(agg_plug, env, a.cores)
-        agg_requests = (gets(srv) - before) / n
-        agg_local = workdir(tmp, "agg-local", ids,
-                            AGGREGATE.format(inputs='expand("local/{s}.json", s=SAMPLES)'))
-        shutil.copytree(plug / "qc", agg_local / "local")
-        t_agg_local, rss_agg_local = snakemake(agg_local, env, a.cores)
+            agg_plug = workdir(tmp, f"agg-plugin-{r}", ids, AGGREGATE.format(
+                inputs='storage.majora(expand("majora://biosample/{s}", s=SAMPLES))'))
+            before = gets(srv)
+            runs["A'"].append(snakemake(agg_plug, env, a.cores))
+            agg_requests = (gets(srv) - before) / n
+            agg_local = workdir(tmp, f"agg-local-{r}", ids,
+                                AGGREGATE.format(inputs='expand("local/{s}.json", s=SAMPLES)'))
+            shutil.copytree(plug / "qc", agg_local / "local")
+            runs["B'"].append(snakemake(agg_local, env, a.cores))
 
         cli_ids = ids[: a.cli_samples]
         t_cli = cli_per_sample(env, cli_ids, tmp / "cli")
@@ -223,18 +232,25 @@ def main() -> None:
         srv.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
+    t_plug, rss_plug, all_plug = best(runs["A"])
+    t_local, rss_local, all_local = best(runs["B"])
+    t_agg_plug, rss_agg_plug, all_agg_plug = best(runs["A'"])
+    t_agg_local, rss_agg_local, all_agg_local = best(runs["B'"])
+    raw, _, all_raw = best(runs["C"])
     added = t_plug - t_local
     agg_added = t_agg_plug - t_agg_local
     rows = [
-        ("A. plugin workflow, 1 job per sample", f"{t_plug:.1f}", f"{rss_plug / 1024:.0f}"),
-        ("B. same workflow, inputs already local", f"{t_local:.1f}", f"{rss_local / 1024:.0f}"),
-        ("A'. plugin workflow, 1 job with all inputs", f"{t_agg_plug:.1f}", f"{rss_agg_plug / 1024:.0f}"),
-        ("B'. same, inputs already local", f"{t_agg_local:.1f}", f"{rss_agg_local / 1024:.0f}"),
-        ("C. raw keep-alive requests, 8 threads", f"{raw:.1f}", ""),
+        ("A. plugin workflow, 1 job per sample", f"{t_plug:.1f}", all_plug, f"{rss_plug / 1024:.0f}"),
+        ("B. same workflow, inputs already local", f"{t_local:.1f}", all_local, f"{rss_local / 1024:.0f}"),
+        ("A'. plugin workflow, 1 job with all inputs", f"{t_agg_plug:.1f}", all_agg_plug,
+         f"{rss_agg_plug / 1024:.0f}"),
+        ("B'. same, inputs already local", f"{t_agg_local:.1f}", all_agg_local,
+         f"{rss_agg_local / 1024:.0f}"),
+        ("C. raw keep-alive requests, 8 threads", f"{raw:.1f}", all_raw, ""),
         (f"D. one CLI process per sample ({len(cli_ids)} measured, x{n / len(cli_ids):.1f})",
-         f"{t_cli_all:.1f}", ""),
+         f"{t_cli_all:.1f}", "", ""),
     ]
-    table = "\n".join(f"| {r[0]} | {r[1]} | {r[2]} |" for r in rows)
+    table = "\n".join(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]} |" for r in rows)
     ratios = [
         ("plugin added time (A - B) / raw client (C), per-sample workflow", f"{added / raw:.2f}", "<= 1.5"),
         ("plugin added time (A' - B') / raw client (C), aggregate workflow", f"{agg_added / raw:.2f}",
@@ -251,14 +267,16 @@ def main() -> None:
     ratio_table = "\n".join(f"| {r[0]} | {r[1]} | {r[2]} |" for r in ratios)
     text = f"""{SECTION}
 
-`python bench/bench_plugin.py` ({n} biosamples, majora-lite seed 1000, `--cores {a.cores}`,
-fetch_concurrency 8; {platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} CPUs,
+`python bench/bench_plugin.py` ({n} biosamples, majora-lite seed 1000 with its default
+`--threads 16 --max-active 2`, `--cores {a.cores}`, fetch_concurrency 8;
+{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} CPUs,
 1-min load average {LOAD_AT_START:.1f} at start, {time.strftime('%Y-%m-%d')}).
-All rows measured in the same run; times are wall-clock seconds, memory is the peak RSS of the main
-`snakemake` process.
+All rows measured in the same run; times are wall-clock seconds, the fastest of {a.repeat} rounds
+(each round in fresh working directories; all rounds listed), memory is the peak RSS of the main
+`snakemake` process in that run.
 
-| run | seconds | peak RSS (MiB) |
-| --- | ---: | ---: |
+| run | seconds | rounds | peak RSS (MiB) |
+| --- | ---: | --- | ---: |
 {table}
 
 | ratio | value | target |
@@ -271,7 +289,9 @@ both), so it carries their noise; the aggregate shape (one job, {n} inputs) isol
 plugin's added time cannot drop below the server's throughput, which is what the raw client measures; the
 "ceiling" row shows the CLI ratio that throughput allows on this machine. In A, Snakemake's scheduler
 asks `exists`/`size` of every pending input on every round (about 400,000 calls for 1,000 inputs); each
-is answered from the object's cache.
+is answered from the object's cache. Profiled, the plugin's fetch phase in A takes as long as C; what A - B
+adds beyond C is Snakemake's storage layer around those calls (its rate-limiter context and async
+wrappers), where B makes `stat` calls.
 """
     print(text)
     if not a.no_write:
