@@ -151,6 +151,22 @@ def test_envelope_errors_are_one_line(majora_home):
         lite.clear_faults()
 
 
+def test_failed_task_is_one_line_and_not_kept(majora_home):
+    """An async task that fails on the server: exit 69 with one line naming the task; nothing persisted,
+    so the next run asks again (and gets the result)."""
+    lite = majora_home.lite
+    lite.set_faults([{"path": "/api/v2/pag/qc/get/", "action": "fail_task", "count": 1}])
+    try:
+        res = majora_home.cli("get", "pag", "--test-name", "cog-uk-elan-minimal-qc", check=False)
+    finally:
+        lite.clear_faults()
+    assert res.returncode == 69 and "Majora task" in res.stderr and "failed" in res.stderr
+    assert "Traceback" not in res.stderr and len(res.stderr.strip().splitlines()) == 1
+    assert not list((majora_home.home / "tasks").glob("*.json"))
+    again = majora_home.cli("get", "pag", "--test-name", "cog-uk-elan-minimal-qc")
+    assert json.loads(again.stdout)["count"] > 0
+
+
 def test_api_key_mode(lite, tmp_path):
     key = lite.apikey(lite.username)
     home = MajoraHome(lite, tmp_path, api_key=key)

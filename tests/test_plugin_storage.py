@@ -157,3 +157,22 @@ def test_server_down_names_the_server(lite_factory, tmp_path):
     msg = str(exc.value)
     assert url in msg and "majora://biosample/X-1" in msg and "network error" in msg
     assert "\n" not in msg
+
+
+def test_failed_task_names_the_query_and_is_asked_again(plugin_env, tmp_path):
+    """A PAG query whose Majora task fails: a one-line WorkflowError naming the query and the server; the
+    failure is not remembered as a record, so a new process asks again and gets it."""
+    from snakemake_interface_common.exceptions import WorkflowError
+
+    qc = plugin_env.lite.seed_summary["qc_tests"][0]
+    query = f"majora://pag/{qc}?pass=true&published_after=2000-01-01"
+    plugin_env.lite.set_faults([{"path": "/api/v2/pag/qc/get/", "action": "fail_task", "count": 1}])
+    try:
+        with pytest.raises(WorkflowError) as exc:
+            _provider(plugin_env.home, tmp_path).object(query).exists()
+    finally:
+        plugin_env.lite.clear_faults()
+    msg = str(exc.value)
+    assert query in msg and plugin_env.lite.url in msg and "Majora task" in msg and "failed" in msg
+    assert "\n" not in msg
+    assert _provider(plugin_env.home, tmp_path / "again").object(query).exists()

@@ -438,6 +438,24 @@ def _wait_task(lite, key, task_id):
     raise AssertionError("task still PENDING")
 
 
+def test_fail_task_fault_ends_the_task_in_failure(lite):
+    """The ``fail_task`` fault: the request is answered as usual, the task it started ends in FAILURE and
+    task/get reports it as Majora does (state FAILURE, a warning, no result). One use, then normal."""
+    key = lite.server.apikey(lite.username, permission="majora2.temp_can_read_pags_via_api")
+    lite.server.set_faults([{"path": "/api/v2/pag/qc/get/", "action": "fail_task", "count": 1}])
+    try:
+        failing = call(lite, key, "api/v2/pag/qc/get/", test_name="cog-uk-elan-minimal-qc")
+        normal = call(lite, key, "api/v2/pag/qc/get/", test_name="cog-uk-elan-minimal-qc")
+    finally:
+        lite.server.clear_faults()
+    assert failing["errors"] == 0 and len(failing["tasks"]) == 1
+    out = _wait_task(lite, key, failing["tasks"][0])
+    assert out["task"] == {"id": failing["tasks"][0], "state": "FAILURE", "cleaned": False}
+    assert out["warnings"] == 1 and "Task is not (yet) SUCCESS..." in out["messages"] and "get" not in out
+    done = _wait_task(lite, key, normal["tasks"][0])
+    assert done["task"]["state"] == "SUCCESS" and done["get"]["count"] > 0
+
+
 def test_pag_qc_get_is_async_and_single_read(lite):
     key = lite.server.apikey(lite.username, permission="majora2.temp_can_read_pags_via_api")
     plain = lite.server.apikey(lite.username)

@@ -15,7 +15,9 @@ COUNTER_NAMES = (
     "api_calls",
     "faults_applied",
 )
-FAULT_ACTIONS = ("delay", "error", "drop", "commit_then_drop", "commit_then_error")
+FAULT_ACTIONS = ("delay", "error", "drop", "commit_then_drop", "commit_then_error", "fail_task")
+#: Per-request-thread flags set by the WSGI layer for Django code (``fail_task`` -> ``REQUEST.fail_task``).
+REQUEST = threading.local()
 
 
 class FaultRuleError(ValueError):

@@ -13,6 +13,7 @@ from django.db.models import Prefetch
 from django.utils import timezone
 
 from snakemake_majora.server.majora2 import models
+from snakemake_majora.server.state import REQUEST
 
 log = logging.getLogger("majora_lite.tasks")
 _pool: ThreadPoolExecutor | None = None
@@ -38,6 +39,12 @@ def shutdown() -> None:
 
 # Key under which a task's params carry the starting view's reply (kept out of the runners' params).
 ENVELOPE_KEY = "_envelope"
+# Key marking a task that a ``fail_task`` fault rule makes fail.
+FAIL_KEY = "_fail"
+
+
+class InjectedTaskFailure(RuntimeError):
+    """Raised by a task that a ``fail_task`` fault rule marked."""
 
 
 def submit(kind: str, params: dict, user, envelope: dict | None = None) -> str:
@@ -50,6 +57,8 @@ def submit(kind: str, params: dict, user, envelope: dict | None = None) -> str:
     stored = dict(params)
     if envelope is not None:
         stored[ENVELOPE_KEY] = json.loads(json.dumps(envelope))  # a copy, as Celery serialises it
+    if getattr(REQUEST, "fail_task", False):
+        stored[FAIL_KEY] = True
     task = models.TatlTask.objects.create(kind=kind, params=stored, user=user)
     _executor().submit(run, str(task.id))
     return str(task.id)
@@ -89,6 +98,8 @@ def run(task_id: str) -> None:
         params = dict(task.params)
         envelope = params.pop(ENVELOPE_KEY, None)
         try:
+            if params.pop(FAIL_KEY, False):
+                raise InjectedTaskFailure("fail_task fault rule")
             result = RUNNERS[task.kind](params)
             if envelope is not None:
                 result = _into_envelope(envelope, result)

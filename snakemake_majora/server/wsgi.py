@@ -12,7 +12,7 @@ import time
 from urllib.parse import parse_qs
 
 from snakemake_majora.server.settings import DEFAULT_MAX_ACTIVE, MAX_BODY_BYTES
-from snakemake_majora.server.state import COUNTERS, FAULTS, FaultRuleError
+from snakemake_majora.server.state import COUNTERS, FAULTS, REQUEST, FaultRuleError
 
 log = logging.getLogger("majora_lite.http")
 _SLASHES = re.compile(r"/{2,}")
@@ -107,6 +107,14 @@ class LiteApp:
         action = rule["action"]
         if action == "delay":
             return self._django(environ, start_response)
+        if action == "fail_task":
+            # The request runs normally; any async task it starts ends in FAILURE (Celery's worker
+            # raising), which nothing in majora-lite's data can otherwise cause.
+            REQUEST.fail_task = True
+            try:
+                return self._django(environ, start_response)
+            finally:
+                REQUEST.fail_task = False
         if action == "drop":
             raise DropConnection
         if action in ("commit_then_drop", "commit_then_error"):
