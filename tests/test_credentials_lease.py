@@ -115,50 +115,37 @@ def test_killed_lease_holder_is_taken_over(strict_home, host):
     assert not marker.exists()
 
 
-def _frozen_holder_overtaken(home, pause_at):
-    """Freeze (SIGSTOP: the heartbeat thread stops too) a holder at ``pause_at`` for longer than the lease;
-    peers take the lease over and one refreshes; then the holder resumes. Returns (peer results, stderr)."""
-    resume = home.root / "resume"
-    holder = _paused_holder(home, pause_at=pause_at, resume_file=str(resume))
+OVERTAKEN = ("a peer refreshed the token while this process held the lock: this process stalled longer than "
+             f"the {LEASE}s lease")
+
+
+@pytest.mark.parametrize(
+    ("pause_at", "token_calls", "reused"),
+    [("after_lock", 1, 0), ("before_post", 2, 1)],
+    ids=["frozen-after-taking-the-lease", "negative-control-frozen-right-before-the-request"],
+)
+def test_frozen_holder_overtaken(strict_home, pause_at, token_calls, reused):
+    """A holder frozen (SIGSTOP: its heartbeat thread stops too) for longer than the lease is overtaken while
+    it still holds the lock, and a peer refreshes. Frozen right after taking the lease, it looks at the
+    store again when it resumes, sees the peer's rotation and sends nothing: one refresh, nothing revoked.
+    Negative control: frozen after that last look (between the re-read and the POST, the instant no check
+    can cover), it sends the rotated refresh token, and the strict server revokes the family. Either way
+    it says why and ends with the peer's token."""
+    _use_lease(strict_home)
+    before = strict_home.expire_in(300)
+    resume = strict_home.root / "resume"
+    holder = _paused_holder(strict_home, pause_at=pause_at, resume_file=str(resume))
     holder.send_signal(signal.SIGSTOP)
     try:
-        results = _peers(home)  # they wait for the lease to expire, then one of them refreshes
+        results = _peers(strict_home)  # they wait for the lease to expire, then one of them refreshes
     finally:
         resume.touch()
         holder.send_signal(signal.SIGCONT)
     _out, stderr = holder.communicate(timeout=120)
     assert [(r["ok"], r["fail"]) for r in results] == [(1, 0)] * PEERS, [r["errors"] for r in results]
-    return stderr
-
-
-OVERTAKEN = ("a peer refreshed the token while this process held the lock: this process stalled longer than "
-             f"the {LEASE}s lease")
-
-
-def test_frozen_holder_overtaken_uses_the_peers_token(strict_home):
-    """A holder frozen after taking the lease, for longer than the lease, is overtaken while it still holds
-    the lock. When it resumes, it looks at the store again before sending its refresh token, sees the
-    peer's rotation and uses the peer's token: one refresh, nothing revoked."""
-    _use_lease(strict_home)
-    before = strict_home.expire_in(300)
-    stderr = _frozen_holder_overtaken(strict_home, "after_lock")
     c = strict_home.lite.counters()
-    assert c["token_endpoint_calls"] == 1 and c["refreshes"] == 1
-    assert c["invalid_grant"] == 0 and c["family_revocations"] == 0
-    assert OVERTAKEN in stderr
-    assert strict_home.read_store()["generation"] == before["generation"] + 1
-
-
-def test_negative_control_frozen_right_before_the_request(strict_home):
-    """Negative control: frozen after that last look (between the re-read and the POST, the instant no
-    check can cover), the holder sends the rotated refresh token when it resumes. The strict server sees
-    the reuse and revokes the family; the holder notices the peer's token and says why."""
-    _use_lease(strict_home)
-    before = strict_home.expire_in(300)
-    stderr = _frozen_holder_overtaken(strict_home, "before_post")
-    c = strict_home.lite.counters()
-    assert c["token_endpoint_calls"] == 2 and c["refreshes"] == 1
-    assert c["invalid_grant"] == 1 and c["family_revocations"] == 1
+    assert c["token_endpoint_calls"] == token_calls and c["refreshes"] == 1
+    assert c["invalid_grant"] == reused and c["family_revocations"] == reused
     assert OVERTAKEN in stderr
     assert strict_home.read_store()["generation"] == before["generation"] + 1
 
