@@ -11,7 +11,7 @@ from pathlib import Path
 MAX_BODY_BYTES = 10 * 1024 * 1024
 DB_NAME = "majora-lite.sqlite3"
 #: Requests running inside Django at once (``--max-active``). Measured on 2 cores, 8 keep-alive clients
-#: fetching biosamples: 165 records/s with no limit (16 threads), 200-220 with one or two at once.
+#: fetching biosamples: 150-170 records/s with no limit (16 threads), 175-185 with 2, 200-210 with 1.
 DEFAULT_MAX_ACTIVE = 2
 
 
