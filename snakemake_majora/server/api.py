@@ -207,11 +207,8 @@ def biosample_query_validity(request, api_o, json_data, user=None, partial=False
     api_o["result"] = {}
     # Majora iterates whatever was sent (a string's characters, a dict's keys); a number raises (500).
     for sid in biosamples:
-        bs = (
-            models.BiosampleArtifact.objects.select_related("created")
-            .filter(central_sample_id=str(sid))
-            .first()
-        )
+        found = models.BiosampleArtifact.objects.select_related("created").filter(central_sample_id=str(sid))
+        bs = found.first() if sid is not None else None  # Majora's filter on None matches no sample
         api_o["result"][sid] = {
             "central_sample_id": bs.central_sample_id if bs else None,
             "exists": bs is not None,
