@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from html.parser import HTMLParser
 from urllib.parse import parse_qs, urljoin, urlsplit
 
@@ -62,8 +63,19 @@ def _check_redirect(location: str) -> None:
         )
 
 
-def approve(base_url: str, username: str, password: str, authorize_url: str, timeout: float = 30) -> str:
-    """Log in as ``username`` at ``base_url``, approve ``authorize_url``; return the full callback URL."""
+def approve(
+    base_url: str,
+    username: str,
+    password: str,
+    authorize_url: str,
+    timeout: float = 30,
+    data_dir: str | os.PathLike | None = None,
+) -> str:
+    """Log in as ``username`` at ``base_url``, approve ``authorize_url``; return the full callback URL.
+
+    ``data_dir`` is the server's data directory: when the login asks for a TOTP code, it is computed
+    from the user's device stored there.
+    """
     base = base_url if base_url.endswith("/") else base_url + "/"
     login_url = urljoin(base, "accounts/login/")
     with requests.Session() as s:
