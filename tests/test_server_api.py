@@ -401,7 +401,13 @@ def test_library_sequencing_metrics_qc(lite, key):
         "api/v2/meta/metric/add/",
         artifact="HOOT-75000",
         metrics={
-            "sequence": {"num_seqs": 1, "num_bases": 29000, "pc_acgt": 99.1, "pc_masked": 0.9, "pc_invalid": 0},
+            "sequence": {
+                "num_seqs": 1,
+                "num_bases": 29000,
+                "pc_acgt": 99.1,
+                "pc_masked": 0.9,
+                "pc_invalid": 0,
+            },
             "nonsense": {},
         },
     )
