@@ -184,10 +184,17 @@ def test_phe1_follows_the_agreement_and_fast_adds_adm1(srv, bearer):
     assert fast == [{**r, "created": {**r["created"], "adm1": "UK-ENG"}} for r in rows]
 
 
-def test_unknown_view_is_403(srv, bearer):
+def test_unknown_view_is_403_and_permissions_come_before_the_method(srv, bearer):
     r = requests.get(srv.url + "api/v3/mdv/", params={"mdv": "HOOT0"}, headers=bearer, timeout=30)
     denied = {"detail": "You do not have permission to perform this action."}
     assert (r.status_code, r.json()) == (403, denied)
+    # as DRF: authentication and permissions first, then 405 for a method the view lacks
+    r = requests.post(srv.url + "api/v3/mdv/?mdv=DA1", timeout=30)
+    assert (r.status_code, r.json()) == (403, {"detail": "Authentication credentials were not provided."})
+    r = requests.post(srv.url + "api/v3/mdv/?mdv=HOOT0", headers=bearer, timeout=30)
+    assert (r.status_code, r.json()) == (403, denied)
+    r = requests.post(srv.url + "api/v3/mdv/?mdv=DA1", headers=bearer, timeout=30)
+    assert (r.status_code, r.json()) == (405, {"detail": 'Method "POST" not allowed.'})
 
 
 def test_load_dataview_bad_files_one_line(srv, tmp_path):
