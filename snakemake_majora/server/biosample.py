@@ -211,43 +211,21 @@ def _set_metadata(artifact: models.MajoraArtifact, metadata: Any, api_o: dict) -
     handle_metadata(metadata if metadata is not None else {}, "artifact", artifact, api_o)
 
 
-METRIC_NAMESPACES = {"ct", "sequence", "mapping", "tile-mapping"}
-
-
 def set_metrics(artifact: models.MajoraArtifact, metrics: Any, api_o: dict) -> None:
-    """Store metric namespaces; ``ct`` records are summarised as Majora does (num_tests, min/max)."""
-    if not metrics:
-        return
-    if not isinstance(metrics, dict):
-        api_o["errors"] += 1
-        api_o["messages"].append("'metrics' appears malformed")
-        return
-    for ns, body in metrics.items():
-        if ns not in METRIC_NAMESPACES:
-            api_o["ignored"].append(ns)
-            api_o["messages"].append(f"'{ns}' does not describe a valid metric")
-            api_o["warnings"] += 1
-            continue
-        if not isinstance(body, dict):
-            api_o["errors"] += 1
-            api_o["ignored"].append(ns)
-            api_o["messages"].append(f"'{ns}' appears malformed")
-            continue
-        if ns == "ct":
+    """Majora's ``handle_metrics`` of biosample/add: ``ct`` here, the other namespaces as meta/metric/add.
+
+    The request is indexed as Majora's loop does, so a malformed ``metrics`` raises the same Python error.
+    """
+    from snakemake_majora.server import metrics as metric_forms  # metrics.py imports this module
+
+    for namespace in metrics:
+        body = metrics[namespace]
+        body["artifact"] = str(artifact.id)
+        body["namespace"] = namespace
+        if namespace == "ct":
             save_ct(artifact, body, api_o)
-            continue
         else:
-            data = {}
-            for k, v in body.items():
-                if k in ("artifact", "namespace", "records"):
-                    continue
-                if v is not None and not isinstance(v, (int, float, str)):
-                    continue
-                data[k] = v
-        models.TemporaryMajoraArtifactMetric.objects.update_or_create(
-            artifact=artifact, namespace=ns, defaults={"data": data}
-        )
-        api_o["updated"].append(format_tuple(artifact))
+            metric_forms.add_artifact_metrics(artifact, {namespace: body}, api_o)
 
 
 CT_CHOICES = {
@@ -393,6 +371,12 @@ def format_tuple(obj: Any) -> list:
         return ["Sequencing", str(obj.id), ""]
     if isinstance(obj, models.BiosampleSource):
         return ["Biosample Source", str(obj.pk), obj.dice_name]
+    if isinstance(obj, models.AbstractBioinformaticsProcess):
+        return [obj.kind, str(obj.id), ""]  # a process: no name, as every Majora process
+    if isinstance(obj, models.DigitalResourceNode):
+        return [obj.kind, str(obj.id), obj.node_name]
+    if isinstance(obj, models.DigitalResourceGroup):
+        return [obj.kind, str(obj.id), obj.dice_name]
     return [type(obj).__name__, str(getattr(obj, "pk", "")), ""]
 
 
