@@ -330,6 +330,10 @@ def test_garbage_fields_never_500(lite, key, path):
             # Majora loops over the number and its view raises: 500.
             assert r.status_code == 500
             continue
+        if path.endswith("metric/add/") and junk["artifact"] == "BIRM-00001":
+            # Majora's view assigns into the metric body, here the string "x", and raises: 500.
+            assert r.status_code == 500, (path, r.status_code, r.text[:200])
+            continue
         assert r.status_code == 200, (path, r.status_code, r.text[:200])
         assert set(r.json()) >= {"errors", "success"}
 
