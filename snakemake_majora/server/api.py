@@ -93,7 +93,9 @@ def v2(
                 except (ValueError, RecursionError):
                     return HttpResponseBadRequest()
                 if not isinstance(json_data, dict):
-                    return HttpResponseBadRequest()
+                    # Majora calls json_data.get() on whatever JSON was sent: a list, string or number
+                    # raises there, so its answer is a 500.
+                    raise AttributeError(f"'{type(json_data).__name__}' object has no attribute 'get'")
                 if not json_data.get("token") or not json_data.get("username"):
                     return HttpResponseBadRequest()
 
