@@ -156,6 +156,10 @@ def test_ocarina_version_check(lite, key):
         lite, key, GET, central_sample_id="BIRM-00001", client_name="snakemake-majora", client_version="0.0.1"
     )
     assert other["success"]
+    # Majora splits the version string: a number is reported as nonsense, not compared.
+    number = call(lite, key, GET, central_sample_id="BIRM-00001", client_name="ocarina", client_version=2)
+    assert number["errors"] == 1 and "get" not in number
+    assert number["messages"][0].startswith("It appears you are using 'ocarina', but your version number")
 
 
 def test_validity_query(lite, key):

@@ -138,14 +138,15 @@ def v2(
             if json_data.get("client_name") == "ocarina":
                 try:
                     server_version = tuple(int(x) for x in MINIMUM_CLIENT_VERSION.split("."))
-                    client_version = tuple(int(x) for x in str(json_data["client_version"]).split("."))
+                    # Majora calls .split on the value: a number is as nonsensical as a bad string.
+                    client_version = tuple(int(x) for x in json_data["client_version"].split("."))
                     if client_version < server_version:
                         api_o["messages"].append(
                             f"Update your 'ocarina' client to version v{MINIMUM_CLIENT_VERSION}"
                         )
                         api_o["errors"] += 1
                         bad = True
-                except (KeyError, ValueError):
+                except (KeyError, ValueError, AttributeError):
                     api_o["messages"].append(
                         "It appears you are using 'ocarina', but your version number doesn't "
                         "make sense... This shouldn't happen..."
