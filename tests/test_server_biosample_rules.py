@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import subprocess
+import sys
 
 import pytest
 import requests
@@ -348,3 +350,26 @@ def test_v0_artifact_info(lite, key, bearer):
         assert r.status_code == 400 and r.content == b""
     r = requests.post(lite.url + INFO, headers={"Authorization": f"Bearer {bearer}"}, timeout=30)
     assert r.status_code == 400 and r.content == b""
+
+
+def test_zana_prefix_must_be_alphanumeric(tmp_path):
+    """A prefix with '-' would make ids Majora's anonymous_sample_id check refuses: usage error, one line."""
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake_majora.server",
+            "start",
+            "--data-dir",
+            str(tmp_path),
+            "--zana",
+            "A-B",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert res.returncode == 64
+    assert res.stderr.strip().splitlines() == [
+        "majora-lite: --zana PREFIX must be letters and digits (no '-')"
+    ]
