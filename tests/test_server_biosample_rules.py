@@ -373,3 +373,13 @@ def test_zana_prefix_must_be_alphanumeric(tmp_path):
     assert res.stderr.strip().splitlines() == [
         "majora-lite: --zana PREFIX must be letters and digits (no '-')"
     ]
+
+
+def test_malformed_metadata_keeps_the_sample_as_majora(lite, key):
+    """Majora has no transaction: the sample is saved, the Python error is reported, nothing is listed."""
+    out = call(
+        lite, key, ADD, biosamples=[sample("BIRD-MM-1", metadata={"owl": "hoot"}), sample("BIRD-MM-2")]
+    )
+    assert out["errors"] == 1 and out["new"] == [["Biosample", out["new"][0][1], "BIRD-MM-2"]]
+    assert any(isinstance(m, str) and "string indices must be integers" in m for m in out["messages"])
+    assert get(lite, key, "BIRD-MM-1")["metadata"] == {}

@@ -568,8 +568,17 @@ def _save_biosample(biosample: Any, *, user, partial: bool, api_o: dict) -> None
     bs.primary_group = source
     bs.created = proc
     bs.save()
-    handle_metadata(biosample.get("metadata", {}), "artifact", bs, api_o)
-    set_metrics(bs, biosample.get("metrics", {}), api_o)
+    try:
+        with transaction.atomic():
+            handle_metadata(biosample.get("metadata", {}), "artifact", bs, api_o)
+            set_metrics(bs, biosample.get("metrics", {}), api_o)
+    except Exception as exc:
+        # Majora runs without a transaction: the sample stays saved, the error text is the message,
+        # and the sample is listed neither as new nor as updated.
+        log.info("biosample metadata or metrics not saved: %s", type(exc).__name__)
+        api_o["errors"] += 1
+        api_o["messages"].append(str(exc))
+        return
 
     bs = models.BiosampleArtifact.objects.select_related("created", "primary_group").get(pk=bs.pk)
     if not created_sample and biosample_struct(bs) != before:
