@@ -242,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.zana is not None and not (args.zana.isalnum() and args.zana.isascii()):
             print("majora-lite: --zana PREFIX must be letters and digits (no '-')", file=sys.stderr)
             return EX_USAGE
-        opts = settings.ServerOptions(args.access_token_lifetime, args.grace, args.strict, args.zana)
+        opts = settings.ServerOptions(args.access_token_lifetime, args.grace, args.strict, zana=args.zana)
     try:
         data_dir = settings.configure(args.data_dir, opts)
         settings.migrate(data_dir)
