@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import json
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from django.db import close_old_connections, connection
@@ -70,7 +72,7 @@ def _into_envelope(envelope: dict, result: dict) -> dict:
     for key, value in result.items():
         if key in ("errors", "warnings"):
             out[key] = out.get(key, 0) + value
-        elif key == "messages":
+        elif key in ("messages", "ignored", "new", "updated", "tasks"):  # Majora's tasks append to these
             out[key] = [*out.get(key, []), *value]
         else:
             out[key] = value
@@ -100,7 +102,7 @@ def run(task_id: str) -> None:
         try:
             if params.pop(FAIL_KEY, False):
                 raise InjectedTaskFailure("fail_task fault rule")
-            result = RUNNERS[task.kind](params)
+            result = runner(task.kind)(params)
             if envelope is not None:
                 result = _into_envelope(envelope, result)
             state = "SUCCESS"
@@ -273,7 +275,8 @@ def _pag_biosample(bs, metrics) -> dict:
 
 def _pag_library(bs, run) -> dict:
     """The sample's pooling record in the run's library; ``{}`` when there is none (as Majora)."""
-    rec = next((r for r in bs.libraries.all() if run is not None and r.library_id == run.library_id), None)
+    run_libraries = run.library_ids if run is not None else set()
+    rec = next((r for r in bs.libraries.all() if r.library_id in run_libraries), None)
     if rec is None:
         return {}
     return {
@@ -312,7 +315,14 @@ def _pag_run_name(published_name: str) -> str:
 
 def _pag_runs(pags) -> dict:
     names = {_pag_run_name(p.published_name) for p in pags}
-    return {r.run_name: r for r in models.DNASequencingProcess.objects.filter(run_name__in=names)}
+    runs = {
+        r.run_name: r
+        for r in models.DNASequencingProcess.objects.filter(run_name__in=names).prefetch_related("records")
+    }
+    # Majora matches a PAG's sample to the pooling records of every library of the run.
+    for r in runs.values():
+        r.library_ids = {rec.library_id for rec in r.records.all()}
+    return runs
 
 
 def _pag_struct(pag, runs: dict) -> dict:
@@ -347,7 +357,7 @@ def _pag_struct(pag, runs: dict) -> dict:
                 "run_name": run.run_name,
                 "instrument_make": run.instrument_make,
                 "instrument_model": run.instrument_model,
-                "sequencing_org_run_date": _day(run.start_time),
+                "sequencing_org_run_date": _day(run.when),  # Majora's F("when"), the submission date
             }
         ]
     # Majora lists only public accessions, and adds the key only when there is one.
@@ -408,16 +418,6 @@ def task_pagfiles(params: dict) -> dict:
     return {"messages": [*_pag_option_messages(params), found], "get": {"result": rows, "count": len(rows)}}
 
 
-def task_sequencing_all(params: dict) -> dict:
-    runs = {
-        r.run_name: r.as_struct()
-        for r in models.DNASequencingProcess.objects.select_related(
-            "library", "submission_org", "submission_user"
-        )
-    }
-    return {"get": {"result": runs, "count": len(runs)}}
-
-
 def mdv_rows(code: str) -> list[dict]:
     """Rows of a dataview: nested biosample records as Majora's v3 serializers shape them."""
     rows = []
@@ -456,9 +456,21 @@ def task_mdv(params: dict) -> dict:
     return {"data": mdv_rows(params["mdv"])}
 
 
-RUNNERS = {
+# Task kind -> body: a callable, or "module:function" for a body in its own module (imported on first use,
+# so a task re-queued at start-up runs even before that module's views were ever imported).
+RUNNERS: dict[str, Callable[[dict], dict] | str] = {
     "pag_v2": task_pag_v2,
     "pagfiles": task_pagfiles,
-    "sequencing_all": task_sequencing_all,
+    "sequencing_all": "snakemake_majora.server.sequencing:task_get_sequencing",
+    "sequencing_faster": "snakemake_majora.server.sequencing:task_get_sequencing_faster",
     "mdv": task_mdv,
 }
+
+
+def runner(kind: str) -> Callable[[dict], dict]:
+    """The body of tasks of ``kind`` (KeyError for a kind nobody registered)."""
+    body = RUNNERS[kind]
+    if isinstance(body, str):
+        module, _, name = body.partition(":")
+        body = getattr(importlib.import_module(module), name)
+    return body
