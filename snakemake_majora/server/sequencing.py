@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import uuid
 from typing import Any
 
 from django import forms
@@ -258,7 +257,6 @@ def add_library(request, api_o, json_data, user=None, partial=False):
 SEQUENCING_OAUTH = (
     "majora2.change_libraryartifact majora2.add_dnasequencingprocess majora2.change_dnasequencingprocess"
 )
-PIPELINE_KIND = "Bioinformatics: Pipeline"
 RUN_FIELDS = ("instrument_make", "instrument_model", "flowcell_type", "flowcell_id", "start_time", "end_time")
 
 
@@ -303,28 +301,44 @@ def _save_run(cleaned: dict, user, api_o: dict) -> models.DNASequencingProcess:
     run.run_group = cleaned.get("run_group") or run_name
     for key in RUN_FIELDS:
         setattr(run, key, cleaned.get(key))
-    models.DNASequencingProcessRecord.objects.get_or_create(process=run, library=cleaned["library_name"])
-    if run.dummy_group_id is None:
-        run.dummy_group_id = uuid.uuid4()
-        reads = models.DigitalResourceArtifact.objects.create(
-            dice_name=f"sequencing-dummy-reads-{run_name}",
-            artifact_kind="Digital Resource",
-            current_kind="dummy",
-            owner=user,
-        )
-        api_o["new"].append(
-            ["Digital Resource Group", str(run.dummy_group_id), f"sequencing-dummy-tree-{run_name}"]
-        )
-        api_o["new"].append(bsmod.format_tuple(reads))
-    if run.pipeline_id is None:
-        run.pipeline_id = uuid.uuid4()
-        api_o["new"].append([PIPELINE_KIND, str(run.pipeline_id), ""])
-    else:
-        api_o["updated"].append([PIPELINE_KIND, str(run.pipeline_id), ""])
-    run.bioinfo_pipe_name = cleaned.get("bioinfo_pipe_name") or ""
-    run.bioinfo_pipe_version = cleaned.get("bioinfo_pipe_version") or ""
     run.save()
+    models.DNASequencingProcessRecord.objects.get_or_create(process=run, library=cleaned["library_name"])
+    _placeholders(run, run_name, user, api_o)
+    # Majora's placeholder downstream pipeline, one per run name: new once, then updated on every add.
+    pipe, pipe_created = models.AbstractBioinformaticsProcess.objects.get_or_create(
+        hook_name=f"bioinfo-{run_name}", pipe_kind="Pipeline"
+    )
+    if pipe_created:
+        pipe.who, pipe.when = user, run.when
+    pipe.pipe_name = cleaned.get("bioinfo_pipe_name")
+    pipe.pipe_version = cleaned.get("bioinfo_pipe_version")
+    pipe.save()
+    api_o["new" if pipe_created else "updated"].append(bsmod.format_tuple(pipe))
     return run
+
+
+def _placeholders(run: models.DNASequencingProcess, run_name: str, user, api_o: dict) -> None:
+    """The run's non-physical directory and its dummy reads, made by a placeholder basecalling (once)."""
+    tree = f"sequencing-dummy-tree-{run_name}"
+    group, created = models.DigitalResourceGroup.objects.get_or_create(
+        dice_name=tree, defaults={"current_name": tree, "physical": False}
+    )
+    if not created:
+        return
+    basecalling = models.AbstractBioinformaticsProcess.objects.create(
+        who=user, when=run.when, pipe_kind="Basecalling"
+    )
+    reads = f"sequencing-dummy-reads-{run_name}"
+    dummy = models.DigitalResourceArtifact.objects.create(
+        dice_name=reads,
+        current_name=reads,
+        current_kind="dummy",
+        artifact_kind="Digital Resource",
+        created=basecalling,
+    )
+    models.ArtifactProcessRecord.objects.create(process=basecalling, in_group=group, out_artifact=dummy)
+    api_o["new"].append(bsmod.format_tuple(group))
+    api_o["new"].append(bsmod.format_tuple(dummy))
 
 
 @v2(oauth_permission=SEQUENCING_OAUTH)
