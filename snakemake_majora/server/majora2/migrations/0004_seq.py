@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("majora2", "0002_pag"),
+        ("majora2", "0003_oauth"),
     ]
 
     operations = [
