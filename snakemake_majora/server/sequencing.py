@@ -385,6 +385,10 @@ def _library_exists(name: Any) -> bool:
 # ---------------------------------------------------------------- sequencing/get, get2 and their tasks
 
 
+# What a biosample's struct reads besides its own row, fetched for a whole library at once.
+BIOSAMPLE_PREFETCH = ("biosample__metadata", "biosample__metrics", "biosample__pags")
+
+
 def _run_queryset():
     return models.DNASequencingProcess.objects.select_related("submission_org")
 
@@ -500,11 +504,15 @@ def task_get_sequencing_faster(params: dict) -> dict:
         is_latest=True, tagged_artifacts__biosampleartifact__isnull=False
     ).values_list("published_name", "tagged_artifacts__dice_name"):
         pag_lookup.setdefault(dice, []).append(name)
-    pools = models.LibraryPoolingProcess.objects.select_related(
-        "biosample__created__submission_org",
-        "biosample__created__submission_user",
-        "biosample__primary_group",
-    ).order_by("pk")
+    pools = (
+        models.LibraryPoolingProcess.objects.select_related(
+            "biosample__created__submission_org",
+            "biosample__created__submission_user",
+            "biosample__primary_group",
+        )
+        .prefetch_related(*BIOSAMPLE_PREFETCH)
+        .order_by("pk")
+    )
     runs_qs = _run_queryset().prefetch_related(
         Prefetch("records", queryset=models.DNASequencingProcessRecord.objects.order_by("pk")),
         Prefetch("records__library__pooling_records", queryset=pools),

@@ -136,8 +136,6 @@ def read_once(task_id: str) -> tuple[str, dict | None]:
 # ---------------------------------------------------------------- task bodies
 
 
-
-
 def task_mdv(params: dict) -> dict:
     """Majora's ``task_get_mdv_v3``: the rows of the objects the request selected."""
     from snakemake_majora.server import dataviews

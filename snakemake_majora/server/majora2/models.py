@@ -142,9 +142,10 @@ class LibraryArtifact(MajoraArtifact):
         """Majora's ``LibraryArtifact.as_struct``: each pooled biosample's struct plus its pooling fields."""
         biosamples = []
         if deep:
-            for rec in self.pooling_records.select_related(
+            records = self.pooling_records.select_related(
                 "biosample__created__submission_org", "biosample__created__submission_user"
-            ).order_by("pk"):
+            ).prefetch_related("biosample__metadata", "biosample__metrics", "biosample__pags")
+            for rec in records.order_by("pk"):
                 row = rec.biosample.as_struct()
                 row.update(
                     {
