@@ -250,7 +250,8 @@ def _yn_out(v: bool | None) -> str:
 
 def biosample_struct(bs: models.BiosampleArtifact) -> dict:
     """Majora's ``BiosampleArtifact.as_struct`` merged with ``BiosourceSamplingProcess.as_struct``."""
-    pags = [p.published_name for p in bs.pags.all() if p.is_latest and not p.is_suppressed]
+    # Majora's get_pags(include_suppressed=True): a suppressed PAG is still listed.
+    pags = [p.published_name for p in bs.pags.all() if p.is_latest]
     out = {
         "central_sample_id": bs.central_sample_id,
         "anonymous_sample_id": bs.anonymous_sample_id,

@@ -160,7 +160,8 @@ def mdv_rows(code: str) -> list[dict]:
                 "id": str(bs.id),
                 "dice_name": bs.dice_name,
                 "artifact_kind": bs.artifact_kind,
-                "published_as": ",".join(x.published_name for x in bs.pags.all() if not x.is_suppressed),
+                # Majora's dataview serializer lists suppressed PAGs too (latest versions only).
+                "published_as": ",".join(x.published_name for x in bs.pags.all() if x.is_latest),
                 "metadata": bs.get_metadata_as_struct(),
                 "central_sample_id": bs.central_sample_id,
                 "sender_sample_id": bs.sender_sample_id,
