@@ -416,8 +416,6 @@ class Replayer:
 
     def _authorization_code(self, username: str) -> str:
         """A fresh authorization code for ``username``, as a login plus consent issues it."""
-        from snakemake_majora.server.approve import approve
-
         query = urlencode(
             {
                 "response_type": "code",
@@ -427,8 +425,8 @@ class Replayer:
                 "state": secrets.token_urlsafe(8),
             }
         )
-        callback = approve(
-            self.base.url, username, self.base.passwords[username], f"{self.base.url}/o/authorize/?{query}"
+        callback = self.base.server.approve(
+            f"{self.base.url}/o/authorize/?{query}", username, self.base.passwords[username]
         )
         return parse_qs(urlsplit(callback).query)["code"][0]
 
