@@ -189,6 +189,15 @@ def test_file_add_form_errors(owls):
     )
 
 
+def test_file_add_into_a_pag_needs_a_pipeline(owls):
+    # Majora's PAG owner is the user of the pipeline that made the file: no source, no pipeline.
+    body = consensus("OWL-S1", "/scratch/z/OWL-S1.fasta", publish_group="OWLPUB/NOSRC")
+    body["source_artifact"] = []
+    out = owls["owl"].call("artifact/file/add/", **body)
+    assert out["errors"] == 1 and out["messages"][-1] == "'NoneType' object has no attribute 'who'"
+    assert out["new"] == []
+
+
 def test_metric_forms(owls):
     owl = owls["owl"]
     out = owl.call(
