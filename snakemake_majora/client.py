@@ -359,8 +359,12 @@ class MajoraClient:
     def add_sequencing(self, sequencing: dict[str, Any]) -> dict[str, Any]:
         return self._request(SEQUENCING_ADD, dict(sequencing), read=False)
 
-    def add_metrics(self, artifact: str, metrics: dict[str, Any]) -> dict[str, Any]:
-        return self._request(METRIC_ADD, {"artifact": artifact, "metrics": metrics}, read=False)
+    def add_metrics(self, artifact: str | None, metrics: dict[str, Any], *,
+                    artifact_path: str | None = None) -> dict[str, Any]:
+        """Metrics of an artifact named by dice name or, for a file, by its path (Majora's artifact_path:
+        files registered by file/add are named by a uuid, so a pipeline knows them by path)."""
+        target = {"artifact_path": artifact_path} if artifact_path else {"artifact": artifact}
+        return self._request(METRIC_ADD, {**target, "metrics": metrics}, read=False)
 
     def add_qc(self, publish_group: str, test_name: str, test_version: str | int) -> dict[str, Any]:
         return self._request(QC_ADD, {"publish_group": publish_group, "test_name": test_name,

@@ -326,9 +326,13 @@ def add_file(request, api_o, json_data, user=None, partial=False):
         api_o["errors"] += 1
         api_o["messages"].append(errors)
         return
-    with transaction.atomic():
-        res = save_file(cleaned, user, api_o)
-        bsmod._set_metadata(res, json_data.get("metadata", {}), api_o)
+    try:
+        with transaction.atomic():
+            res = save_file(cleaned, user, api_o)
+            bsmod._set_metadata(res, json_data.get("metadata", {}), api_o)
+    except Exception as exc:  # Majora's view reports any failure of the file handler as an error
+        api_o["errors"] += 1
+        api_o["messages"].append(str(exc))
 
 
 def _lite(group) -> dict | None:

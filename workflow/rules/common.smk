@@ -88,6 +88,18 @@ def batch_rows():
         return list(csv.DictReader(fh, delimiter="\t"))
 
 
+def consensus_path(sample):
+    """The sample's consensus file path from the batch's PAG record ("" when the batch has none)."""
+    return next(
+        (
+            r.get("consensus_path") or ""
+            for r in batch_rows()
+            if r["central_sample_id"] == sample
+        ),
+        "",
+    )
+
+
 def known_samples():
     return [r["central_sample_id"] for r in batch_rows() if r["in_majora"] == "yes"]
 

@@ -25,6 +25,7 @@ rule push_metrics:
         "../envs/majora.yaml"
     params:
         artifact=lambda wc: PUSH["artifact"].format(sample=wc.sample),
+        artifact_path=lambda wc: consensus_path(wc.sample),
         profile=MAJORA["profile"],
     script:
         "../scripts/push_metrics.py"

@@ -45,13 +45,18 @@ def main(smk: Any) -> None:
     from snakemake_majora import jobs
     from snakemake_majora.errors import MajoraError
 
-    sample, artifact = smk.wildcards.sample, smk.params.artifact
+    # A PAG batch knows each sample's consensus file: the metrics go to it by path (Majora names files
+    # by uuid). Other batches name an artifact from the config template (the biosample by default).
+    sample, path = smk.wildcards.sample, smk.params.artifact_path
+    artifact = path or smk.params.artifact
     try:
         metrics = metrics_from_qc(read_lab_qc(smk.input.qc))
     except (ValueError, KeyError) as e:
         sys.exit(f"push_metrics {sample}: bad lab QC file {smk.input.qc}: {e}")
     try:
-        answer = jobs.client(profile=smk.params.profile).add_metrics(artifact, metrics)
+        client = jobs.client(profile=smk.params.profile)
+        answer = client.add_metrics(None, metrics, artifact_path=path) if path else client.add_metrics(
+            artifact, metrics)
     except MajoraError as e:
         sys.exit(f"push_metrics {sample}: Majora refused the metrics for {artifact}: {e}")
     result = {"artifact": artifact, "metrics": metrics, "updated": answer.get("updated") or []}
