@@ -6,6 +6,7 @@ import argparse
 import datetime as dt
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -158,6 +159,8 @@ def run_setup(spec: dict) -> dict:
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns a sysexits-style status."""
     args = build_parser().parse_args(argv)
+    # Everything majora-lite writes (database, journals, keys, server.json) is for this user only.
+    os.umask(0o077)
     if getattr(args, "password", None) == "-":
         args.password = sys.stdin.readline().rstrip("\n")
     _setup_logging()
@@ -181,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return EX_USAGE
-        opts = settings.ServerOptions(args.access_token_lifetime, args.grace, args.strict)
+        opts = settings.ServerOptions(args.access_token_lifetime, args.grace, args.strict, host=args.host)
     try:
         data_dir = settings.configure(args.data_dir, opts)
         settings.migrate(data_dir)
