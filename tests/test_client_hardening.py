@@ -163,7 +163,7 @@ def test_refresh_budget_stays_inside_the_lease(majora_home, monkeypatch):
     from snakemake_majora.credentials import CredentialManager
 
     settings = load_settings(config_file=majora_home.home / "config.yaml", env=majora_home.env,
-                             lock="lease", lock_lease_seconds=8)
+                             lock="lease", lock_lease_seconds=40)
     mgr = CredentialManager(settings)
     seen = {}
     real = oauth.refresh

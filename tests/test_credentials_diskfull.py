@@ -172,3 +172,24 @@ def test_interrupt_during_the_refresh_takes_effect_after_the_write(strict_home, 
     home.cli("refresh")
     c = home.lite.counters()
     assert c["refreshes"] == 2 and c["invalid_grant"] == 0 and c["family_revocations"] == 0
+
+
+def test_plugin_reports_a_full_token_disk_as_one_workflow_error(small_home, tmp_path):
+    import logging
+
+    from snakemake_interface_common.exceptions import WorkflowError
+
+    from snakemake_majora.plugin import StorageProvider, StorageProviderSettings
+
+    small_home.expire_in(60)  # inside the margin: the first request needs a refresh
+    fill = _fill(small_home.root)
+    settings = StorageProviderSettings(config_file=str(small_home.home / "config.yaml"),
+                                       token_file=str(small_home.token_file))
+    provider = StorageProvider(local_prefix=tmp_path / "local", logger=logging.getLogger("test"),
+                               settings=settings)
+    with pytest.raises(WorkflowError) as err:
+        provider.object("majora://biosample/BIRM-00001").exists()
+    msg = str(err.value)
+    assert "not refreshed" in msg and "No space left" in msg and len(msg.splitlines()) == 1
+    assert small_home.lite.counters()["token_endpoint_calls"] == 0
+    fill.unlink()
