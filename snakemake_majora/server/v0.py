@@ -17,10 +17,7 @@ def _find(query: str) -> models.MajoraArtifact | None:
         found = None
     found = found or models.MajoraArtifact.objects.filter(dice_name=query).first()
     if found is None and "://" in query:
-        parts = query.split("://")
-        if len(parts) == 2:
-            path = f"/{parts[1]}"
-            found = models.DigitalResourceArtifact.objects.filter(current_path=path).first()
+        found = _find_file(query)
     if found is None:
         fuzzy = list(models.MajoraArtifact.objects.filter(dice_name__contains=query)[:2])
         if len(fuzzy) == 1:
@@ -28,13 +25,62 @@ def _find(query: str) -> models.MajoraArtifact | None:
     return found
 
 
+def _find_file(query: str) -> models.DigitalResourceArtifact | None:
+    """Majora's ``node://path``: walk the node's directory groups by name, then the file by its path.
+
+    Majora prefixes the part after ``://`` with ``/`` (so ``node:///abs`` looks for a directory named
+    ``""`` and finds nothing) and finds no file that sits right on the node (its walk needs a directory).
+    """
+    parts = query.split("://")
+    if len(parts) != 2:
+        return None
+    node = models.DigitalResourceNode.objects.filter(node_name=parts[0]).first()
+    path = f"/{parts[1]}"
+    names = path.split("/")[1:]
+    if path.endswith("/"):
+        names = names[:-1]
+    names = names[:-1]  # the file name
+    if node is None or not names:
+        return None
+    parent = None
+    for name in names:
+        groups = models.DigitalResourceGroup.objects.filter(root_node=node, parent_group=parent)
+        found = list(groups.filter(current_name=name)[:2])
+        if len(found) != 1:  # Majora's .get() fails on none and on several
+            return None
+        parent = found[0]
+    files = list(models.DigitalResourceArtifact.objects.filter(primary_group=parent, current_path=path)[:2])
+    return files[0] if len(files) == 1 else None
+
+
+def file_path(resource: models.DigitalResourceArtifact) -> str:
+    """Majora's ``DigitalResourceArtifact.path``: the directory names from the node, then the file name.
+
+    Majora's node is the top group and names itself ``NODE:/`` in a path, so a file in ``/a/b`` on node
+    N is ``N://a/b/file`` (what ``info`` looks up again); a file right on the node is ``N/file``.
+    """
+    group = resource.primary_group
+    if group is None:
+        if resource.primary_node is not None:
+            return f"{resource.primary_node.node_name}/{resource.current_name}"
+        return f"?/.../{resource.current_name}"
+    names, node = [], None
+    while group is not None:
+        names.append(group.current_name or "")
+        node = group.root_node or node
+        group = group.parent_group
+    if node is not None:
+        names.append(f"{node.node_name}:/")
+    return "/".join(reversed(names)) + "/" + resource.current_name
+
+
 def artifact_info_struct(artifact: models.MajoraArtifact) -> dict:
     """Majora's ``MajoraArtifact.info``: id, kind, name, path and the flat ``tag.name`` metadata."""
     resource = getattr(artifact, "digitalresourceartifact", None)
     name, path = artifact.dice_name, ""
     if resource is not None:
-        # A file is named by its file name and located by its path (Majora: the directory groups' path).
-        path = resource.current_path
+        # A file is named by its file name and located by its directory groups (Majora's ``path``).
+        path = file_path(resource)
         name = getattr(resource, "current_name", None) or os.path.basename(resource.current_path)
     metadata = {
         f"{rec.meta_tag}.{rec.meta_name}": rec.value for rec in artifact.metadata.all() if not rec.restricted
