@@ -18,7 +18,7 @@ INFO = "api/v0/artifact/info/"
 
 @pytest.fixture(scope="module")
 def heron(tmp_path_factory):
-    """Nodes HERON (hard-path directory /srv/heron/out) and EGRET (nothing on it); two files on HERON."""
+    """Nodes HERON (hard-path directory /srv/heron/out) and EGRET (nothing on it); three files on HERON."""
     server = LiteServer(tmp_path_factory.mktemp("v0-info"))
     made = server.setup(
         {
@@ -34,7 +34,8 @@ def heron(tmp_path_factory):
     server.start()
     key = made["apikeys"][0]["key"]
     ids = {}
-    for path in ("/srv/heron/out/HRN-7.fasta", "/scratch/q9/HRN-8.fasta"):
+    messages = {}
+    for path in ("/srv/heron/out/HRN-7.fasta", "/scratch/q9/HRN-8.fasta", "/srv/heron/out/R5/HRN-9.fasta"):
         out = requests.post(
             f"{server.url}api/v2/artifact/file/add/",
             json={
@@ -54,8 +55,9 @@ def heron(tmp_path_factory):
         ).json()
         assert out["errors"] == 0, out
         ids[path] = out["new"][-1][1]
+        messages[path] = out["messages"]
     try:
-        yield server, made["tokens"][0]["access_token"], ids
+        yield server, made["tokens"][0]["access_token"], ids, key, messages
     finally:
         server.stop()
 
@@ -69,7 +71,7 @@ def info(server: LiteServer, token: str, query: str) -> dict:
 
 
 def test_file_path_is_the_directory_groups_from_the_node(heron):
-    server, token, ids = heron
+    server, token, ids, _key, _messages = heron
     hard = info(server, token, ids["/srv/heron/out/HRN-7.fasta"])["info"]
     assert (hard["kind"], hard["name"]) == ("Digital Resource", "HRN-7.fasta")
     assert hard["path"] == "HERON://srv/heron/out/HRN-7.fasta"
@@ -79,7 +81,7 @@ def test_file_path_is_the_directory_groups_from_the_node(heron):
 
 
 def test_node_path_query_round_trips_and_names_the_node(heron):
-    server, token, ids = heron
+    server, token, ids, _key, _messages = heron
     out = info(server, token, "HERON://srv/heron/out/HRN-7.fasta")
     assert out["errors"] == 0 and out["info"]["id"] == ids["/srv/heron/out/HRN-7.fasta"]
     assert info(server, token, "HERON://scratch/q9/HRN-8.fasta")["info"]["path"] == (
@@ -94,3 +96,20 @@ def test_node_path_query_round_trips_and_names_the_node(heron):
     ):
         out = info(server, token, query)
         assert (out["errors"], out["messages"], out["info"]) == (1, ["No artifact for query."], {}), query
+
+
+def test_a_file_below_a_hard_path_directory_hangs_under_it(heron):
+    """Majora finds directories by name under the node, so the hard-path ones are reused, not doubled."""
+    server, token, ids, key, messages = heron
+    path = "/srv/heron/out/R5/HRN-9.fasta"
+    assert messages[path] == ["MAG not found from hard path"]  # R5 itself has no hard path
+    out = info(server, token, "HERON://srv/heron/out/R5/HRN-9.fasta")
+    assert out["errors"] == 0 and out["info"]["id"] == ids[path]
+    assert out["info"]["path"] == "HERON://srv/heron/out/R5/HRN-9.fasta"
+    mag = requests.post(
+        f"{server.url}api/v2/group/mag/get/",
+        json={"username": "heron", "token": key, "path": "HERON:///srv/heron/out"},
+        timeout=30,
+    ).json()
+    assert mag["errors"] == 0, mag
+    assert [child["name"] for child in mag["mag"]["children"]] == ["R5"]

@@ -211,8 +211,10 @@ def _directory(node, path: str, sep: str, api_o: dict):
     api_o["messages"].append("MAG not found from hard path")
     parent = None
     for name in path.split(sep)[1:-1]:
+        # Majora looks directories up by name, parent and node only: a hard-path directory (add-node)
+        # of that name is reused, so a file below it hangs under it.
         parent, _ = models.DigitalResourceGroup.objects.get_or_create(
-            current_name=name, root_node=node, parent_group=parent, group_path=None, physical=True
+            current_name=name, root_node=node, parent_group=parent, physical=True
         )
     return parent
 
