@@ -378,3 +378,20 @@ def test_admin_cli_rejects_bad_qc_files(tmp_path):
     assert res.returncode == 66 and "cannot read" in res.stderr
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert res.returncode == 64
+
+
+def test_admin_cli_add_node(tmp_path):
+    cmd = [sys.executable, "-m", "snakemake_majora.server", "add-node", "--data-dir", str(tmp_path / "d")]
+    res = subprocess.run(
+        [*cmd, "LABNODE", "--path", "/seq/out/", "--path", "/seq/tmp"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert out["created"] is True and out["directories"] == ["LABNODE:///seq/out", "LABNODE:///seq/tmp"]
+    again = json.loads(subprocess.run([*cmd, "LABNODE"], capture_output=True, text=True, timeout=120).stdout)
+    assert again["created"] is False and again["id"] == out["id"]
+    res = subprocess.run([*cmd, "BAD://NODE"], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 64 and "'://'" in res.stderr and "Traceback" not in res.stderr
