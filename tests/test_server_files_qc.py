@@ -396,3 +396,15 @@ def test_admin_cli_add_node(tmp_path):
     assert again["created"] is False and again["id"] == out["id"]
     res = subprocess.run([*cmd, "BAD://NODE"], capture_output=True, text=True, timeout=120)
     assert res.returncode == 64 and "'://'" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_where_majoras_views_raise_the_answer_is_500(owls):
+    owl = owls["owl"]
+    for endpoint, fields in (
+        ("meta/metric/add/", {"artifact": "OWL-M1", "metrics": {"hooting": 5}}),
+        ("meta/qc/add/", {"publish_group": 7, "test_name": "owl-lab-depth", "test_version": 1}),
+        ("outbound/summary/get/", {"service": "OWLSVC-NONE"}),  # no gte_date: Majora's day list is empty
+    ):
+        body = {"username": "owl", "token": owl.keys[None], **fields}
+        r = requests.post(f"{owl.server.url}/api/v2/{endpoint}", json=body, timeout=60)
+        assert r.status_code == 500, (endpoint, r.status_code, r.text[:200])

@@ -324,7 +324,8 @@ def add_qc(request, api_o, json_data, user=None, partial=False):
     pag_name = json_data.get("publish_group")
     test_name = json_data.get("test_name")
     test_version = json_data.get("test_version")
-    if not pag_name or not test_name or not test_version or not str(test_version):
+    # len() as in Majora: a number for the PAG or test name makes the view fail (500).
+    if not pag_name or not test_name or not test_version or not (len(pag_name) and len(test_name)):
         api_o["messages"].append("'pag_name', 'test' or 'version' key missing or empty")
         api_o["errors"] += 1
         return
