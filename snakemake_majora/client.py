@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from requests.adapters import HTTPAdapter
 from tenacity import (
     Retrying,
     retry_if_exception_type,
@@ -40,6 +39,7 @@ from .errors import (
 from .logsafe import install
 from .oauth import _connect_failed, retry_after_seconds
 from .store import atomic_write_private
+from .transport import new_session, total_deadline
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +71,14 @@ class _Retryable(Exception):
         self.status = status
 
 
+class _AnswerLost(Exception):
+    """A one-time answer (task/get) may have been sent and lost: repeating the request cannot get it."""
+
+
+class TaskResultLost(TemporaryError):
+    """The reply carrying an async task's result was lost; only starting the query again can help."""
+
+
 def _wait(rs: Any) -> float:
     exc = rs.outcome.exception() if rs.outcome else None
     base = wait_random_exponential(multiplier=0.5, max=15)(rs)
@@ -95,11 +103,8 @@ class MajoraClient:
         install()
         self.settings = settings
         if session is None:
-            session = requests.Session()
-            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE, max_retries=0)
-            session.mount("https://", adapter)
-            session.mount("http://", adapter)
-            session.headers["User-Agent"] = f"{CLIENT_NAME}/{__version__}"
+            # Requests on it can be cut at settings.request_deadline (transport.total_deadline).
+            session = new_session(pool_maxsize=POOL_SIZE, user_agent=f"{CLIENT_NAME}/{__version__}")
         self.session = session
         self.credentials = credentials or CredentialManager(settings, session=session)
         self.min_ttl = min_ttl
@@ -128,14 +133,15 @@ class MajoraClient:
 
     # -- the one request path ------------------------------------------------------------------------
     def _request(self, path: str, body: dict[str, Any] | None = None, *, method: str = "POST",
-                 params: dict[str, str] | None = None, read: bool = True) -> dict[str, Any]:
+                 params: dict[str, str] | None = None, read: bool = True,
+                 once: bool = False) -> dict[str, Any]:
         cred = self.credentials.ensure_token(self.min_ttl)
         if method == "GET" and not cred.oauth:
             raise AuthError(f"{path} is available with OAuth only; configure client_id/client_secret and run "
                             "`snakemake-majora login`")
         refreshed = False
         for _ in range(4):
-            r = self._send(method, path, body, params, cred, read)
+            r = self._send(method, path, body, params, cred, read, once)
             # A token deleted by a peer's refresh between Majora's two token checks reads as a scope error.
             scope_error = r.status_code == 200 and SCOPE_MESSAGE.encode() in r.content
             if not (_is_auth_failure(r) or scope_error):
@@ -177,7 +183,7 @@ class MajoraClient:
         return r.status_code == 200
 
     def _send(self, method: str, path: str, body: dict[str, Any] | None, params: dict[str, str] | None,
-              cred: Credential, read: bool) -> requests.Response:
+              cred: Credential, read: bool, once: bool = False) -> requests.Response:
         url = self.settings.url(path)
         headers = {"Accept": "application/json"}
         payload = None
@@ -195,7 +201,7 @@ class MajoraClient:
                                                     "retrying", path.strip("/"), rs.outcome.exception()),
             ):
                 with attempt:
-                    return self._send_once(method, url, payload, params, headers, read)
+                    return self._send_once(method, url, payload, params, headers, read, once)
         except _Retryable as exc:
             if exc.status and exc.status >= 500 and exc.status != 503:
                 raise ServerError(f"Majora failed on {path.strip('/')} (HTTP {exc.status}) after retries",
@@ -204,13 +210,18 @@ class MajoraClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _send_once(self, method: str, url: str, payload: dict | None, params: dict | None,
-                   headers: dict[str, str], read: bool) -> requests.Response:
+                   headers: dict[str, str], read: bool, once: bool = False) -> requests.Response:
         try:
-            r = self.session.request(method, url, json=payload, params=params, headers=headers,
-                                     timeout=self.timeout, allow_redirects=False)
+            with total_deadline(self.settings.request_deadline):
+                r = self.session.request(method, url, json=payload, params=params, headers=headers,
+                                         timeout=self.timeout, allow_redirects=False)
         except requests.RequestException as exc:
-            idempotent = read and isinstance(exc, requests.ConnectionError | requests.Timeout)
-            if idempotent or _connect_failed(exc):
+            if _connect_failed(exc):
+                raise _Retryable(f"network error ({type(exc).__name__})") from None
+            if once and isinstance(exc, requests.ConnectionError | requests.Timeout):
+                # The server may have answered, and this answer can only be had once (task/get).
+                raise _AnswerLost(f"network error ({type(exc).__name__}) while reading {url}") from None
+            if read and isinstance(exc, requests.ConnectionError | requests.Timeout):
                 raise _Retryable(f"network error ({type(exc).__name__})") from None
             raise TemporaryError(
                 f"network error ({type(exc).__name__}) after sending a write to {url}; it may or may not "
@@ -219,6 +230,8 @@ class MajoraClient:
         if r.status_code in (429, 503):
             raise _Retryable(f"Majora is busy (HTTP {r.status_code})",
                              retry_after_seconds(r.headers.get("Retry-After")), r.status_code)
+        if r.status_code >= 500 and once:
+            raise _AnswerLost(f"HTTP {r.status_code} from {url}")
         if r.status_code >= 500 and read:
             raise _Retryable(f"HTTP {r.status_code}", status=r.status_code)
         return r
@@ -266,7 +279,13 @@ class MajoraClient:
         deadline = time.monotonic() + (timeout if timeout is not None else self.settings.task_timeout)
         delay, t0 = 0.25, time.monotonic()
         while True:
-            data = self._request(TASK_GET, {"task_id": task_id})
+            try:
+                data = self._request(TASK_GET, {"task_id": task_id}, once=True)
+            except _AnswerLost as exc:
+                # Asking again would only ever see PENDING: Majora forgets a result once it served it.
+                raise TaskResultLost(
+                    f"the answer to task/get for Majora task {task_id} was lost ({exc}); Majora hands a "
+                    "task result out only once, so run the query again") from None
             state = (data.get("task") or {}).get("state", "PENDING")
             if state == "SUCCESS":
                 atomic_write_private(f, json.dumps(data).encode())
@@ -284,11 +303,22 @@ class MajoraClient:
             time.sleep(delay)
             delay = min(delay * 1.6, 15.0)
 
-    def _task_of(self, data: dict[str, Any], what: str) -> dict[str, Any]:
-        tasks = data.get("tasks") or []
-        if not tasks:
-            raise ServerError(f"Majora did not start a task for {what}")
-        return self.wait_task(str(tasks[0]))
+    def _task_of(self, data: dict[str, Any], what: str,
+                 restart: Callable[[], dict[str, Any]] | None = None) -> dict[str, Any]:
+        """The result of the task ``data`` started. If its one-time answer is lost on the way, the query
+        (always a read here) is started again with ``restart``, at most twice."""
+        for tries_left in (2, 1, 0):
+            tasks = data.get("tasks") or []
+            if not tasks:
+                raise ServerError(f"Majora did not start a task for {what}")
+            try:
+                return self.wait_task(str(tasks[0]))
+            except TaskResultLost as exc:
+                if restart is None or not tries_left:
+                    raise
+                log.warning("%s; starting %s again (it is a read)", exc, what)
+                data = restart()
+        raise AssertionError("unreachable")  # pragma: no cover
 
     # -- operations -------------------------------------------------------------------------------------
     def get_biosample(self, central_sample_id: str) -> dict[str, Any]:
@@ -312,9 +342,12 @@ class MajoraClient:
 
     def get_sequencing(self, run_names: list[str]) -> dict[str, dict[str, Any]]:
         """Runs by name; ``["*"]`` fetches all runs through an async task."""
-        data = self._request(SEQUENCING_GET, {"run_name": list(run_names)})
+        def start() -> dict[str, Any]:
+            return self._request(SEQUENCING_GET, {"run_name": list(run_names)})
+
+        data = start()
         if data.get("tasks"):
-            result = self._task_of(data, "sequencing/get")
+            result = self._task_of(data, "sequencing/get", start)
             return (result.get("get") or {}).get("result") or {}
         return data.get("get") or {}
 
@@ -330,13 +363,18 @@ class MajoraClient:
                          ("mode", mode)):
             if val is not None:
                 body[key] = val
-        result = self._task_of(self._request(PAG_QC_GET, body), "pag/qc/get")
+        def start() -> dict[str, Any]:
+            return self._request(PAG_QC_GET, body)
+
+        result = self._task_of(start(), "pag/qc/get", start)
         return result.get("get") or {}
 
     def get_dataview(self, code: str) -> list[dict[str, Any]]:
         """Rows of a Majora dataview (v3 GET, then the async task)."""
-        data = self._request(MDV_GET, method="GET", params={"mdv": code})
-        return self._task_of(data, f"dataview {code}").get("data") or []
+        def start() -> dict[str, Any]:
+            return self._request(MDV_GET, method="GET", params={"mdv": code})
+
+        return self._task_of(start(), f"dataview {code}", start).get("data") or []
 
     def get_summary(self, gte_date: str | None = None) -> dict[str, Any]:
         body = {"gte_date": gte_date} if gte_date else {}

@@ -6,6 +6,7 @@ import argparse
 import datetime as dt
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -56,6 +57,13 @@ def build_parser() -> argparse.ArgumentParser:
         "contention in one process)",
     )
     s.add_argument("--faults", type=_faults_arg, default=None, metavar="JSON")
+    s.add_argument(
+        "--zana",
+        metavar="PREFIX",
+        default=None,
+        help="issue anonymous_sample_ids PREFIX-XXXXXXXX on biosample add/update as Majora's ZANA "
+        "(default: disabled, every add/update warns as Majora's recorded deployment)",
+    )
 
     s = with_dir(sub.add_parser("adduser", help="create or update a user"))
     s.add_argument("--username", required=True)
@@ -206,6 +214,8 @@ def run_setup(spec: dict) -> dict:
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns a sysexits-style status."""
     args = build_parser().parse_args(argv)
+    # Everything majora-lite writes (database, journals, keys, server.json) is for this user only.
+    os.umask(0o077)
     if getattr(args, "password", None) == "-":
         args.password = sys.stdin.readline().rstrip("\n")
     _setup_logging()
@@ -232,7 +242,12 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return EX_USAGE
-        opts = settings.ServerOptions(args.access_token_lifetime, args.grace, args.strict)
+        if args.zana is not None and not (args.zana.isalnum() and args.zana.isascii()):
+            print("majora-lite: --zana PREFIX must be letters and digits (no '-')", file=sys.stderr)
+            return EX_USAGE
+        opts = settings.ServerOptions(
+            args.access_token_lifetime, args.grace, args.strict, zana=args.zana, host=args.host
+        )
     try:
         data_dir = settings.configure(args.data_dir, opts)
         settings.migrate(data_dir)
