@@ -51,6 +51,15 @@ class AmbiguousRefreshError(Exception):
     """The refresh may have been processed by the server; send again at most once."""
 
 
+class TokenRefused(AuthError):
+    """The token endpoint refused a code exchange with an OAuth error (``error``, ``description``)."""
+
+    def __init__(self, message: str, error: str, description: str = "") -> None:
+        super().__init__(message)
+        self.error = error
+        self.description = description
+
+
 class InvalidGrant(AuthError):
     """The token endpoint answered ``invalid_grant``: the refresh token was rotated or revoked."""
 
@@ -119,8 +128,9 @@ def exchange_code(settings: Settings, code: str,
         if err in ("invalid_client", "unauthorized_client"):
             raise ConfigError(f"Majora rejected the client id/secret ({err}); check client_id and "
                               f"client_secret") from None
-        raise AuthError(f"code exchange failed ({err}); the code is valid for 60 s only, run "
-                        f"`snakemake-majora login` again") from None
+        raise TokenRefused(f"code exchange failed ({err}); the code is valid for 60 s only, run "
+                           f"`snakemake-majora login` again", err,
+                           str(getattr(exc, "description", "") or "")) from None
     except requests.RequestException as exc:
         raise TemporaryError(f"cannot reach {settings.token_url}: {type(exc).__name__}") from None
     register_secret(tok.get("access_token"))
