@@ -83,6 +83,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--mdv", required=True)
     s.add_argument("--days", type=float, default=30)
 
+    s = with_dir(sub.add_parser("load-qc", help="load QC test definitions (Majora's .qc format)"))
+    s.add_argument("files", nargs="*", metavar="FILE", help=".qc files, or directories of them")
+    s.add_argument("--shipped", action="store_true", help="also load Majora's published definitions")
+
+    s = with_dir(sub.add_parser("add-node", help="add a digital resource node and hard-path directories"))
+    s.add_argument("name", help="node name (Majora uses the institute code when file/add names none)")
+    s.add_argument("--path", action="append", default=[], metavar="DIR", help="a directory, e.g. /data/run1")
+
     s = with_dir(sub.add_parser("seed", help="create deterministic synthetic data"))
     s.add_argument("--biosamples", type=int, default=200)
     s.add_argument("--seed", type=int, default=1)
@@ -152,6 +160,14 @@ def run_setup(spec: dict) -> dict:
         admin.grant_dataview(g["username"], g["mdv"], float(g.get("days", 30)))
         for g in spec.get("dataviews", [])
     ]
+    if spec.get("qc") is not None:
+        from snakemake_majora.server import qc
+
+        out["qc"] = qc.load_qc(qc.expand_paths(spec["qc"]))
+    if spec.get("nodes") is not None:
+        from snakemake_majora.server import files
+
+        out["nodes"] = [files.add_node(n["name"], n.get("paths", [])) for n in spec["nodes"]]
     return out
 
 
@@ -221,6 +237,18 @@ def main(argv: list[str] | None = None) -> int:
             _print(admin.api_key(args.username, args.days, args.key_permission))
         elif args.cmd == "grant-dataview":
             _print(admin.grant_dataview(args.username, args.mdv, args.days))
+        elif args.cmd == "load-qc":
+            from snakemake_majora.server import qc
+
+            if not args.files and not args.shipped:
+                print("majora-lite load-qc: give .qc files or --shipped", file=sys.stderr)
+                return EX_USAGE
+            paths = qc.expand_paths(args.files) + (qc.shipped_qc_files() if args.shipped else [])
+            _print(qc.load_qc(paths))
+        elif args.cmd == "add-node":
+            from snakemake_majora.server import files
+
+            _print(files.add_node(args.name, args.path))
         elif args.cmd == "seed":
             from snakemake_majora.server.seed import seed
 
