@@ -93,7 +93,8 @@ class Demo:
         password = secrets.token_urlsafe(16)
         out = server.setup({
             "seed": {"biosamples": BIOSAMPLES},
-            "users": [{"username": DEMO_USER, "password": password, "org": DEMO_ORG, "all_perms": True}],
+            "users": [{"username": DEMO_USER, "password": password, "org": DEMO_ORG, "all_perms": True,
+                       "totp": True}],
             "apps": [{"name": "snakemake-majora-demo"}],
             "qc": [str(QC_DEFINITIONS)],
         })

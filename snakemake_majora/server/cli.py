@@ -63,6 +63,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--org", default="HOOT")
     s.add_argument("--perm", action="append", default=[], metavar="majora2.CODENAME")
     s.add_argument("--all-perms", action="store_true")
+    s.add_argument(
+        "--totp",
+        action="store_true",
+        help="give the user a TOTP device (Majora refuses tokens without one); prints its secret once",
+    )
+
+    s = with_dir(sub.add_parser("load-orgs", help="load organisations from Majora's orgs file format"))
+    s.add_argument("file", type=Path, nargs="?", help="name<TAB>code lines (default: the shipped list)")
 
     s = with_dir(sub.add_parser("addapp", help="register a confidential OAuth client"))
     s.add_argument("--name", required=True)
@@ -107,6 +115,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--url", required=True, help="majora-lite base URL")
     s.add_argument("--username", required=True)
     s.add_argument("--password", required=True, help=PASSWORD_HELP)
+    s.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="the server's data directory: approve reads the user's TOTP device there to pass the "
+        "two-factor step",
+    )
     s.add_argument("authorize_url")
     return p
 
@@ -137,6 +152,8 @@ def run_setup(spec: dict) -> dict:
     from snakemake_majora.server import admin, seed
 
     out: dict = {}
+    if spec.get("orgs_file") or spec.get("orgs"):
+        out["orgs"] = admin.load_orgs(spec.get("orgs_file") or admin.shipped_data("orgs.txt"))
     if spec.get("seed") is not None:
         s = spec["seed"] or {}
         anchor = dt.date.fromisoformat(s["anchor"]) if s.get("anchor") else None
@@ -148,6 +165,7 @@ def run_setup(spec: dict) -> dict:
             org=u.get("org", "HOOT"),
             perms=u.get("perms"),
             all_perms=bool(u.get("all_perms")),
+            totp=bool(u.get("totp")),
         )
         for u in spec.get("users", [])
     ]
@@ -181,7 +199,10 @@ def main(argv: list[str] | None = None) -> int:
         from snakemake_majora.server.approve import ApproveError, approve
 
         try:
-            print(approve(args.url, args.username, args.password, args.authorize_url), flush=True)
+            callback = approve(
+                args.url, args.username, args.password, args.authorize_url, data_dir=args.data_dir
+            )
+            print(callback, flush=True)
         except ApproveError as exc:
             print(f"majora-lite approve: {exc}", file=sys.stderr)
             return exc.code
@@ -228,9 +249,16 @@ def main(argv: list[str] | None = None) -> int:
         if args.cmd == "adduser":
             _print(
                 admin.add_user(
-                    args.username, args.password, org=args.org, perms=args.perm, all_perms=args.all_perms
+                    args.username,
+                    args.password,
+                    org=args.org,
+                    perms=args.perm,
+                    all_perms=args.all_perms,
+                    totp=args.totp,
                 )
             )
+        elif args.cmd == "load-orgs":
+            _print(admin.load_orgs(args.file or admin.shipped_data("orgs.txt")))
         elif args.cmd == "addapp":
             _print(admin.add_app(args.name, args.redirect_uri or None))
         elif args.cmd == "apikey":

@@ -9,9 +9,8 @@ from snakemake_majora.server.oauth import LiteTokenView
 
 urlpatterns = [
     path("", web.index),
-    path(
-        "accounts/login/", auth_views.LoginView.as_view(template_name="registration/login.html"), name="login"
-    ),
+    path("accounts/login/", web.LoginView.as_view(), name="login"),
+    path("accounts/login/totp/", web.login_totp, name="login-totp"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("o/authorize/", oauth2_views.AuthorizationView.as_view(), name="authorize"),
     path("o/token/", LiteTokenView.as_view(), name="token"),
