@@ -55,7 +55,8 @@ RESULTS = config["results"].rstrip("/")
 LAB_QC = config["lab_qc"]
 PUBLISH = config["publish"]
 MAJORA = config["majora"]
-PUBLISH_RUN = PUBLISH.get("run_name") or BATCH.get("run_name")
+# A run batch publishes under its own run; otherwise the configured run of the lab's consensus files.
+PUBLISH_RUN = BATCH.get("run_name") or PUBLISH.get("run_name")
 if PUBLISH["enabled"] and "{run}" in PUBLISH["publish_group"] and not PUBLISH_RUN:
     raise WorkflowError(
         "invalid config at 'publish.run_name': the publish group "
@@ -117,7 +118,9 @@ def consensus_file(wildcards):
     with open(qc, newline="") as fh:
         row = next(csv.DictReader(fh), None) or {}
     if not row.get("fasta"):
-        raise WorkflowError(f"{qc}: no 'fasta' column naming the sample's consensus file")
+        raise WorkflowError(
+            f"{qc}: no 'fasta' column naming the sample's consensus file"
+        )
     path = Path(row["fasta"])
     return str(path if path.is_absolute() else qc.parent / path)
 
