@@ -125,8 +125,9 @@ def test_cli_put_flags(majora_home):
                "--instrument-make", "OXFORD_NANOPORE", "--instrument-model", "GridION")["success"]
     # Every field Majora's sequence form requires (a partial namespace is refused: test_client_answers).
     assert put("metric", "--artifact", "HOOT-00301", "--metric", "sequence", "num_seqs", "1",
-               "--metric", "sequence", "num_bases", "29903", "--metric", "sequence", "pc_acgt", "98.1",
-               "--metric", "sequence", "pc_masked", "1.9", "--metric", "sequence", "pc_invalid", "0")["success"]
+               "--metric", "sequence", "num_bases", "29903", "--metric", "sequence", "pc_acgt", "99.2",
+               "--metric", "sequence", "pc_masked", "0.8",
+               "--metric", "sequence", "pc_invalid", "0")["success"]
     res = majora_home.cli("put", "sequencing", "--run-name", "X", check=False)
     assert res.returncode == 64 and "--library-name" in res.stderr
 

@@ -223,3 +223,41 @@ def grant_dataview(username: str, code: str, days: float = 30) -> dict:
         profile=profile, dataview=mdv, validity_start=start, validity_end=end
     )
     return {"username": username, "mdv": code, "valid_until": end.isoformat()}
+
+
+def issue_token(username: str, scopes: list[str] | str = "all", *, expired: bool = False) -> dict:
+    """Issue an access token directly, as if a login had granted ``scopes`` (no refresh token).
+
+    ``scopes`` is ``"all"`` (every ``majora2`` permission the user holds, as Majora's login would
+    grant), or a list of ``majora2.<codename>`` (empty: a token without scopes). ``expired`` gives a
+    token whose expiry is already past. For test harnesses (the conformance replayer) that need
+    bearers of several users without driving the browser flow each time.
+    """
+    from django.conf import settings
+    from oauth2_provider.models import AccessToken, Application
+
+    profile = _profile(username)
+    if scopes == "all":
+        held = profile.user.get_all_permissions()
+        scope_list = sorted(p for p in held if p.startswith("majora2."))
+    else:
+        scope_list = sorted(f"majora2.{p.codename}" for p in majora_permissions(list(scopes)))
+    app = Application.objects.order_by("id").first()
+    if app is None:
+        app = Application.objects.create(
+            name="majora-lite admin tokens",
+            client_type=Application.CLIENT_CONFIDENTIAL,
+            authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
+            redirect_uris=" ".join(DEFAULT_REDIRECT_URIS),
+            algorithm="",
+        )
+    lifetime = settings.OAUTH2_PROVIDER["ACCESS_TOKEN_EXPIRE_SECONDS"]
+    expires = timezone.now() + (dt.timedelta(seconds=-60) if expired else dt.timedelta(seconds=lifetime))
+    token = AccessToken.objects.create(
+        user=profile.user,
+        application=app,
+        token=secrets.token_urlsafe(30),
+        expires=expires,
+        scope=" ".join(scope_list),
+    )
+    return {"username": username, "access_token": token.token, "scope": token.scope, "expired": expired}

@@ -170,6 +170,10 @@ def run_setup(spec: dict) -> dict:
         for u in spec.get("users", [])
     ]
     out["apps"] = [admin.add_app(a["name"], a.get("redirect_uris")) for a in spec.get("apps", [])]
+    out["tokens"] = [
+        admin.issue_token(t["username"], t.get("scopes", "all"), expired=bool(t.get("expired")))
+        for t in spec.get("tokens", [])
+    ]
     out["apikeys"] = [
         admin.api_key(k["username"], float(k.get("days", 3)), k.get("permission"))
         for k in spec.get("apikeys", [])

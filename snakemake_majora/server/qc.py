@@ -277,6 +277,21 @@ def evaluate(pag, family: models.QCTestGroup, api_o: dict) -> dict | None:
     return results
 
 
+def record_qc(pag, family: models.QCTestGroup, api_o: dict, test_version: str = "1") -> dict | None:
+    """Evaluate and store the PAG's pass/fail for the family; None (with api_o errors) when not assessable."""
+    results = evaluate(pag, family, api_o)
+    if results is None:
+        return None
+    is_pass = all(r["is_pass"] for r in results.values() if not r["is_skip"])
+    with transaction.atomic():
+        models.PAGQualityReport.objects.update_or_create(
+            pag=pag,
+            test_name=family.slug,
+            defaults={"is_pass": is_pass, "test_version": test_version, "last_updated": timezone.now()},
+        )
+    return results
+
+
 @v2(oauth_permission="majora2.add_pagqualityreport majora2.change_pagqualityreport")
 def add_qc(request, api_o, json_data, user=None, partial=False):
     """``api/v2/meta/qc/add/``: evaluate a loaded QC family on a PAG and record pass/fail."""
@@ -299,19 +314,8 @@ def add_qc(request, api_o, json_data, user=None, partial=False):
         api_o["ignored"].append(pag_name)
         api_o["errors"] += 1
         return
-    results = evaluate(pag, family, api_o)
+    results = record_qc(pag, family, api_o, str(test_version)[:24])
     if results is None:
         return
-    is_pass = all(r["is_pass"] for r in results.values() if not r["is_skip"])
-    with transaction.atomic():
-        models.PAGQualityReport.objects.update_or_create(
-            pag=pag,
-            test_name=family.slug,
-            defaults={
-                "is_pass": is_pass,
-                "test_version": str(test_version)[:24],
-                "last_updated": timezone.now(),
-            },
-        )
     # Majora answers a Python repr with database objects here; majora-lite a JSON text of the same facts.
     api_o["test_results"] = json.dumps(list(results.values()))
