@@ -43,9 +43,11 @@ def _refused(home: MajoraHome, callback: str):
 
 
 def test_consent_denied(lite, tmp_path):
-    home = MajoraHome(lite, tmp_path, login=False)
+    # A user without tokens for this app: DOT skips the consent page for one that already has one.
+    lite.server.add_user("denier", "denier-pw", perms="all", org="HOOT")
+    home = MajoraHome(lite, tmp_path, login=False, username="denier", password="denier-pw")
     url = home.cli("login", "--url-only").stdout.strip()
-    callback = browse(lite, lite.username, lite.password, url, allow=False)
+    callback = browse(lite, "denier", "denier-pw", url, allow=False)
     assert "error=access_denied" in callback
     res, stored, pending = _refused(home, callback)
     assert res.returncode == 77, res.stderr
