@@ -326,6 +326,8 @@ def cmd_get(a: argparse.Namespace) -> int:
 
 
 def cmd_put(a: argparse.Namespace) -> int:
+    if a.metric and a.what in ("library", "sequencing"):
+        raise UsageError(f"--metric is for `put biosample` and `put metric`, not `put {a.what}`")
     c = _client(a)
     recs = _read_records(a.file) if a.file else []
     if a.what == "biosample":
