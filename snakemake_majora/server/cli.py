@@ -69,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="give the user a TOTP device (Majora refuses tokens without one); prints its secret once",
     )
 
+    s = with_dir(sub.add_parser("load-dataview", help="load dataview (MDV) definitions in Majora's format"))
+    s.add_argument("file", type=Path, nargs="+", help="definition files (as Majora's data/mdv/*)")
+
     s = with_dir(sub.add_parser("load-orgs", help="load organisations from Majora's orgs file format"))
     s.add_argument("file", type=Path, nargs="?", help="name<TAB>code lines (default: the shipped list)")
 
@@ -106,7 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--anchor", default=None, metavar="YYYY-MM-DD", help="date the data is relative to (today)"
     )
 
-    s = with_dir(sub.add_parser("setup", help="batch of seed/adduser/addapp/apikey/grant-dataview from JSON"))
+    s = with_dir(
+        sub.add_parser("setup", help="batch of orgs/seed/users/dataviews/apps/apikeys/grants from JSON")
+    )
     s.add_argument(
         "--spec", required=True, help='JSON {"seed": {}, "users": [], "apps": [], ...} or - (stdin)'
     )
@@ -149,7 +154,7 @@ def _print(obj) -> None:
 
 def run_setup(spec: dict) -> dict:
     """Apply a batch spec in one process (fast path for tests and the harness)."""
-    from snakemake_majora.server import admin, seed
+    from snakemake_majora.server import admin, dataviews, seed
 
     out: dict = {}
     if spec.get("orgs_file") or spec.get("orgs"):
@@ -168,6 +173,11 @@ def run_setup(spec: dict) -> dict:
             totp=bool(u.get("totp")),
         )
         for u in spec.get("users", [])
+    ]
+    if spec.get("dataviews_files"):
+        out["dataviews_files"] = [dataviews.load(path) for path in spec["dataviews_files"]]
+    out["agreements"] = [
+        dataviews.sign_agreement(a["username"], a["slug"]) for a in spec.get("agreements", [])
     ]
     out["apps"] = [admin.add_app(a["name"], a.get("redirect_uris")) for a in spec.get("apps", [])]
     out["tokens"] = [
@@ -261,6 +271,10 @@ def main(argv: list[str] | None = None) -> int:
                     totp=args.totp,
                 )
             )
+        elif args.cmd == "load-dataview":
+            from snakemake_majora.server import dataviews
+
+            _print([dataviews.load(path) for path in args.file])
         elif args.cmd == "load-orgs":
             _print(admin.load_orgs(args.file or admin.shipped_data("orgs.txt")))
         elif args.cmd == "addapp":
