@@ -166,3 +166,20 @@ def test_scope_error_keeps_its_message(lite, tmp_path):
     assert "majora2.add_digitalresourceartifact" in str(ei.value) and "`scopes:`" in str(ei.value)
     assert not isinstance(ei.value, MajoraAPIError)
     c.close()
+
+
+def test_plugin_pag_query_of_unknown_qc_test_is_a_missing_input(lite, tmp_path):
+    """In a workflow, Majora's "Invalid 'test_name'" answer is a missing input naming the query, like an
+    unknown biosample, not a failed query."""
+    from fixtures_plugin import PluginHome, output_of, run_snakemake
+
+    home = PluginHome(lite, tmp_path / "home")
+    proc = run_snakemake(tmp_path / "work", home.env, "--cores", "1", "-n", snakefile="""
+        rule all:
+            input: storage.majora("majora://pag/hoot-qc")
+        """)
+    out = output_of(proc)
+    assert proc.returncode != 0
+    assert "Missing input files for rule all" in out, out[-3000:]
+    assert "majora://pag/hoot-qc" in out.split("Missing input files for rule all")[1]
+    assert "Traceback" not in out
