@@ -56,6 +56,13 @@ def build_parser() -> argparse.ArgumentParser:
         "contention in one process)",
     )
     s.add_argument("--faults", type=_faults_arg, default=None, metavar="JSON")
+    s.add_argument(
+        "--zana",
+        metavar="PREFIX",
+        default=None,
+        help="issue anonymous_sample_ids PREFIX-XXXXXXXX on biosample add/update as Majora's ZANA "
+        "(default: disabled, every add/update warns as Majora's recorded deployment)",
+    )
 
     s = with_dir(sub.add_parser("adduser", help="create or update a user"))
     s.add_argument("--username", required=True)
@@ -232,7 +239,10 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return EX_USAGE
-        opts = settings.ServerOptions(args.access_token_lifetime, args.grace, args.strict)
+        if args.zana is not None and not (args.zana.isalnum() and args.zana.isascii()):
+            print("majora-lite: --zana PREFIX must be letters and digits (no '-')", file=sys.stderr)
+            return EX_USAGE
+        opts = settings.ServerOptions(args.access_token_lifetime, args.grace, args.strict, zana=args.zana)
     try:
         data_dir = settings.configure(args.data_dir, opts)
         settings.migrate(data_dir)
