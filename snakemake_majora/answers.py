@@ -1,7 +1,8 @@
 """What a Majora v2 answer means: one outcome per answer shape.
 
 Majora answers almost everything with HTTP 200 and an envelope (``errors``, ``warnings``,
-``messages``, ``ignored``, ...). The shapes, as recorded from Majora (docs/credentials.md lists the exit codes and messages):
+``messages``, ``ignored``, ...). The shapes, as recorded from Majora (docs/credentials.md lists the
+exit codes and messages):
 
 * ``errors > 0``: the call failed. :func:`answer_error` turns the answer into the one exception that
   says what happened: a missing scope (77), an unknown biosample, artifact, PAG or QC test (66, naming
