@@ -95,7 +95,7 @@ def test_metric_record_namespaces_as_ocarina_builds_them(pub_home):
     """`--metric ct.1 KEY VALUE`: Ocarina 1.0.0 sends {"ct": {"records": {"1": {...}}}}; Majora stores
     the Ct records on the biosample (sent as a namespace "ct.1", Majora would ignore it)."""
     res = pub_home.cli("put", "biosample", "--central-sample-id", "HOOT-ANS-CT", "--adm1", "UK-ENG",
-                       "--collection-date", "2026-11-01", "--is-surveillance", "Y", "--strict",
+                       "--collection-date", "2026-11-01", "--is-surveillance", "Y",
                        "--metric", "ct.1", "ct_value", "21.3", "--metric", "ct.1", "test_platform", "INHOUSE",
                        "--metric", "ct.1", "test_target", "S", "--metric", "ct.1", "test_kit", "INHOUSE",
                        check=False)
@@ -144,6 +144,17 @@ def test_500_on_a_write_is_one_line_with_what_was_sent_and_no_retry(pub_home):
     for secret in pub_home.secrets():
         assert secret not in err
     assert '"token"' not in err and "OAUTH" not in err
+
+
+def test_500_from_really_malformed_input(pub_home):
+    """Majora's metric/add view indexes into each namespace: a string there ends in a 500 page."""
+    lite = pub_home.lite
+    lite.reset_counters()
+    with pytest.raises(ServerError) as ei:
+        pub_home.client.add_metrics(None, {"sequence": "oops"}, artifact_path=pub_home.fasta)
+    calls = sum(n for p, n in lite.counters().get("paths", {}).items() if "meta/metric/add" in p)
+    assert "the input may be malformed" in str(ei.value) and '"sequence": "oops"' in str(ei.value)
+    assert calls == 1
 
 
 def test_outdated_ocarina_refusal_is_explained(pub_home, monkeypatch):
