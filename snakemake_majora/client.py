@@ -25,11 +25,11 @@ from tenacity import (
 )
 
 from . import __version__
+from .answers import SCOPE_MESSAGE, answer_error, sent_summary
 from .config import Settings, load_settings
 from .credentials import Credential, CredentialManager
 from .errors import (
     AuthError,
-    MajoraAPIError,
     MajoraError,
     NotFoundError,
     ServerError,
@@ -45,8 +45,7 @@ log = logging.getLogger(__name__)
 
 CLIENT_NAME = "snakemake-majora"
 POOL_SIZE = 32
-NOT_FOUND_MESSAGE = "'NoneType' object has no attribute 'as_struct'"
-SCOPE_MESSAGE = "does not have all of the scopes"
+WILDCARD_PERMISSION = "majora2.can_wildcard_sequencing_runs"
 
 BIOSAMPLE_GET = "api/v2/artifact/biosample/get/"
 BIOSAMPLE_VALIDITY = "api/v2/artifact/biosample/query/validity/"
@@ -56,6 +55,7 @@ BIOSAMPLE_ADDEMPTY = "api/v2/artifact/biosample/addempty/"
 LIBRARY_ADD = "api/v2/artifact/library/add/"
 SEQUENCING_ADD = "api/v2/process/sequencing/add/"
 SEQUENCING_GET = "api/v2/process/sequencing/get/"
+FILE_ADD = "api/v2/artifact/file/add/"
 METRIC_ADD = "api/v2/meta/metric/add/"
 QC_ADD = "api/v2/meta/qc/add/"
 PAG_QC_GET = "api/v2/pag/qc/get/"
@@ -88,10 +88,6 @@ def _wait(rs: Any) -> float:
 def _is_auth_failure(r: requests.Response) -> bool:
     # Majora answers a dead/expired bearer on v2 with 400 and an empty body (never 401); v3 says 401/403.
     return r.status_code in (401, 403) or (r.status_code == 400 and not r.content.strip())
-
-
-def _fmt_message(m: Any) -> str:
-    return m if isinstance(m, str) else json.dumps(m, sort_keys=True)
 
 
 class MajoraClient:
@@ -145,7 +141,7 @@ class MajoraClient:
             # A token deleted by a peer's refresh between Majora's two token checks reads as a scope error.
             scope_error = r.status_code == 200 and SCOPE_MESSAGE.encode() in r.content
             if not (_is_auth_failure(r) or scope_error):
-                return self._envelope(r, path)
+                return self._envelope(r, path, body, read)
             if not cred.oauth:
                 raise AuthError(
                     f"Majora refused the API key for user {self.settings.user} (HTTP {r.status_code}): the "
@@ -159,7 +155,8 @@ class MajoraClient:
                 continue
             if refreshed or self._token_works(cred):
                 if scope_error:
-                    return self._envelope(r, path)  # a real scope problem: raise with Majora's message
+                    # A real scope problem: raise with Majora's message.
+                    return self._envelope(r, path, body, read)
                 raise AuthError(
                     f"Majora refused {path.strip('/')} (HTTP {r.status_code}) although the token is valid: "
                     f"the "
@@ -236,9 +233,16 @@ class MajoraClient:
             raise _Retryable(f"HTTP {r.status_code}", status=r.status_code)
         return r
 
-    def _envelope(self, r: requests.Response, path: str) -> dict[str, Any]:
+    def _envelope(self, r: requests.Response, path: str, body: dict[str, Any] | None = None,
+                  read: bool = True) -> dict[str, Any]:
         name = path.strip("/")
         ctype = r.headers.get("Content-Type", "?").split(";")[0]
+        if r.status_code == 500 and not read:
+            # Majora's views do not check every value they index into: a malformed write ends in a 500
+            # page, and sending it again would fail the same way (or apply twice), so say what was sent.
+            raise ServerError(f"Majora failed on {name} (HTTP 500 ({ctype})); the input may be malformed "
+                              f"(Majora fails this way on values its forms do not check); not retried; "
+                              f"sent: {sent_summary(body)}", status=500)
         if r.status_code != 200:
             hint = " (check the domain setting)" if r.status_code == 404 else ""
             raise ServerError(f"Majora answered HTTP {r.status_code} ({ctype}) for "
@@ -250,17 +254,8 @@ class MajoraClient:
                               status=200) from None
         if not isinstance(data, dict):
             raise ServerError(f"Majora answered HTTP 200 with unexpected JSON for {name}", status=200)
-        errors = data.get("errors") or 0
-        if errors:
-            msgs = [_fmt_message(m) for m in data.get("messages") or []]
-            first = msgs[0] if msgs else "no message"
-            if any(SCOPE_MESSAGE in m for m in msgs):
-                raise AuthError(f"the token lacks a scope for {name}: {first}; add the scopes to the "
-                                f"`scopes:` "
-                                "setting and run `snakemake-majora login`", messages=msgs)
-            if any(NOT_FOUND_MESSAGE in m for m in msgs):
-                raise NotFoundError(f"not found on Majora ({name})", messages=msgs)
-            raise MajoraAPIError(f"Majora reported {errors} error(s) for {name}: {first}", messages=msgs)
+        if data.get("errors"):
+            raise answer_error(data, name, body or {})
         return data
 
     # -- async tasks ------------------------------------------------------------------------------------
@@ -341,11 +336,21 @@ class MajoraClient:
         return self._request(BIOSAMPLE_VALIDITY, {"biosamples": ids}).get("result") or {}
 
     def get_sequencing(self, run_names: list[str]) -> dict[str, dict[str, Any]]:
-        """Runs by name; ``["*"]`` fetches all runs through an async task."""
+        """Runs by name (names Majora does not know are left out); ``["*"]`` fetches all runs through an
+        async task, which needs the account's ``majora2.can_wildcard_sequencing_runs`` permission."""
+
         def start() -> dict[str, Any]:
             return self._request(SEQUENCING_GET, {"run_name": list(run_names)})
 
         data = start()
+        if list(run_names) == ["*"] and not data.get("tasks"):
+            # Without the permission Majora's view bails out before its answer is filled in: no task, no
+            # error, no "get"; an empty result here would read as "there are no runs".
+            raise AuthError(
+                f"Majora started no task for sequencing/get '*': the account {self.settings.user} lacks "
+                f"the permission {WILDCARD_PERMISSION}, which listing every run needs; ask a Majora "
+                "administrator for it, or name the runs."
+            )
         if data.get("tasks"):
             result = self._task_of(data, "sequencing/get", start)
             return (result.get("get") or {}).get("result") or {}
@@ -397,13 +402,23 @@ class MajoraClient:
     def add_sequencing(self, sequencing: dict[str, Any]) -> dict[str, Any]:
         return self._request(SEQUENCING_ADD, dict(sequencing), read=False)
 
+    def add_file(self, resource: dict[str, Any]) -> dict[str, Any]:
+        """Register a file (``artifact/file/add``): ``path``, ``current_hash``/``size``/``name``/``fext``,
+        ``resource_type``, ``pipe_*``, ``bridge_artifact``, ``source_artifact``, ``publish_group``, ...
+        A ``publish_group`` makes (or adds to) the PAG of that name. See :func:`file_record`."""
+        return self._request(FILE_ADD, dict(resource), read=False)
+
     def add_metrics(self, artifact: str | None, metrics: dict[str, Any], *,
                     artifact_path: str | None = None) -> dict[str, Any]:
-        """Metrics of an artifact named by dice name or, for a file, by its path (Majora's artifact_path:
-        files registered by file/add are named by a uuid, so a pipeline knows them by path)."""
-        target = {"artifact_path": artifact_path} if artifact_path else {"artifact": artifact}
+        """Metrics (``{namespace: {key: value}}``) on an artifact named ``artifact`` (its dice name) or on
+        the file registered at ``artifact_path``."""
+        if bool(artifact) == bool(artifact_path):
+            raise UsageError("add_metrics needs exactly one of artifact and artifact_path")
+        target = {"artifact": artifact} if artifact else {"artifact_path": artifact_path}
         return self._request(METRIC_ADD, {**target, "metrics": metrics}, read=False)
 
     def add_qc(self, publish_group: str, test_name: str, test_version: str | int) -> dict[str, Any]:
+        """Ask Majora to evaluate QC test ``test_name`` on the PAG ``publish_group`` with the metrics of
+        its artifacts; the outcome is in the PAG's ``qc_reports`` (``get_pags``)."""
         return self._request(QC_ADD, {"publish_group": publish_group, "test_name": test_name,
                                       "test_version": test_version}, read=False)

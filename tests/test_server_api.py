@@ -338,6 +338,10 @@ def test_garbage_fields_never_500(lite, key, path):
             # Majora loops over the number and its view raises: 500.
             assert r.status_code == 500
             continue
+        if path.endswith("sequencing/get/") and isinstance(junk["run_name"], dict):
+            # Majora checks run_name[0] == "*": a dict has no key 0 and its view raises: 500.
+            assert r.status_code == 500, (path, r.status_code, r.text[:200])
+            continue
         if path.endswith("metric/add/") and junk["artifact"] == "BIRM-00001":
             # Majora's view assigns into the metric body, here the string "x", and raises: 500.
             assert r.status_code == 500, (path, r.status_code, r.text[:200])

@@ -148,7 +148,8 @@ def test_file_add_into_an_admin_directory_and_mag_get(owls):
     assert mag["mag"]["group_path"] == "owl/runs" and mag["mag"]["root_group"]["name"] == "OWLS"
     (child,) = mag["mag"]["children"]
     assert child["name"] == "R7" and child["group_kind"] == "Digital Resource Group"
-    assert [a["path"] for a in child["artifacts"]] == ["/owl/runs/R7/OWL-S2.fasta"]
+    # Majora lists a directory's tagged artifacts; file/add only files the file under it.
+    assert child["artifacts"] == [] and mag["mag"]["hlinks"] == [] and mag["mag"]["slinks"] == []
     # Directories made by file/add have no hard path: Majora's MAG lookup cannot find them.
     assert owl.call("group/mag/get/", path="OWLS:///scratch/x")["messages"] == ["Invalid path."]
     assert owl.call("group/mag/get/", path="owl/runs")["messages"] == [
@@ -378,3 +379,32 @@ def test_admin_cli_rejects_bad_qc_files(tmp_path):
     assert res.returncode == 66 and "cannot read" in res.stderr
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert res.returncode == 64
+
+
+def test_admin_cli_add_node(tmp_path):
+    cmd = [sys.executable, "-m", "snakemake_majora.server", "add-node", "--data-dir", str(tmp_path / "d")]
+    res = subprocess.run(
+        [*cmd, "LABNODE", "--path", "/seq/out/", "--path", "/seq/tmp"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert out["created"] is True and out["directories"] == ["LABNODE:///seq/out", "LABNODE:///seq/tmp"]
+    again = json.loads(subprocess.run([*cmd, "LABNODE"], capture_output=True, text=True, timeout=120).stdout)
+    assert again["created"] is False and again["id"] == out["id"]
+    res = subprocess.run([*cmd, "BAD://NODE"], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 64 and "'://'" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_where_majoras_views_raise_the_answer_is_500(owls):
+    owl = owls["owl"]
+    for endpoint, fields in (
+        ("meta/metric/add/", {"artifact": "OWL-M1", "metrics": {"hooting": 5}}),
+        ("meta/qc/add/", {"publish_group": 7, "test_name": "owl-lab-depth", "test_version": 1}),
+        ("outbound/summary/get/", {"service": "OWLSVC-NONE"}),  # no gte_date: Majora's day list is empty
+    ):
+        body = {"username": "owl", "token": owl.keys[None], **fields}
+        r = requests.post(f"{owl.server.url}/api/v2/{endpoint}", json=body, timeout=60)
+        assert r.status_code == 500, (endpoint, r.status_code, r.text[:200])

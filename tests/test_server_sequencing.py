@@ -456,3 +456,26 @@ def test_task_get_edges(lite, key, plain, wild_run):
     second = call(lite, key, "api/v2/majora/task/get/", task_id=task_id)
     assert second["task"] == {"id": task_id, "state": "PENDING", "cleaned": False} and "get" not in second
     assert second["warnings"] == 1 and second["messages"] == ["Task is not (yet) SUCCESS..."]
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        # Majora's sample check calls .get on each item: a name instead of an object raises.
+        (
+            "api/v2/artifact/library/add/",
+            {
+                "library_name": "HOOT-SLIB-50",
+                "library_layout_config": "SINGLE",
+                "library_seq_kit": "K",
+                "library_seq_protocol": "P",
+                "biosamples": ["HOOT-S7050"],
+            },
+        ),
+        # Majora compares run_name[0] with "*": a dict has no key 0.
+        ("api/v2/process/sequencing/get2/", {"run_name": {"HOOT-SRUN-50": 1}}),
+    ],
+)
+def test_where_majora_raises_the_answer_is_500(lite, key, path, body):
+    r = requests.post(lite.url + path, json={"username": lite.username, "token": key, **body}, timeout=30)
+    assert r.status_code == 500

@@ -1,8 +1,7 @@
 """Resolve the batch into its samples: from a sequencing run's record, a PAG query's record, or a list
 of central sample IDs checked against Majora in one ``biosample/query/validity`` call.
 
-Writes ``samples.tsv`` (central_sample_id, in_majora, has_metadata, source, consensus_path: the path of
-the sample's consensus file in a PAG record, where metrics are pushed). Used by the
+Writes ``samples.tsv`` (central_sample_id, in_majora, has_metadata, source). Used by the
 ``resolve_batch`` checkpoint (``script:``).
 """
 
@@ -35,18 +34,6 @@ def samples_of_pags(payload: dict[str, Any]) -> list[str]:
     return sorted(ids)
 
 
-def consensus_paths(payload: dict[str, Any]) -> dict[str, str]:
-    """Sample ID -> path of its PAG's consensus file (``artifacts.consensus[0].current_path``)."""
-    paths: dict[str, str] = {}
-    for row in payload.get("result") or []:
-        artifacts = (row.get("pag") or {}).get("artifacts") or {}
-        files = artifacts.get("consensus") or []
-        for bs in artifacts.get("biosample") or []:
-            if files and files[0].get("current_path") and bs.get("central_sample_id"):
-                paths.setdefault(bs["central_sample_id"], files[0]["current_path"])
-    return paths
-
-
 def rows_from_validity(ids: list[str], validity: dict[str, dict[str, Any]]) -> list[dict[str, str]]:
     """One row per requested ID, in the requested order, from Majora's validity answer."""
     rows = []
@@ -58,13 +45,12 @@ def rows_from_validity(ids: list[str], validity: dict[str, dict[str, Any]]) -> l
             "in_majora": "yes" if exists else "no",
             "has_metadata": ("yes" if v.get("has_metadata") else "no") if exists else "",
             "source": "samples",
-            "consensus_path": "",
         })
     return rows
 
 
 def write_rows(rows: list[dict[str, str]], path: str | Path) -> None:
-    cols = ["central_sample_id", "in_majora", "has_metadata", "source", "consensus_path"]
+    cols = ["central_sample_id", "in_majora", "has_metadata", "source"]
     with open(path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, cols, delimiter="\t", lineterminator="\n")
         writer.writeheader()
@@ -87,10 +73,8 @@ def main(smk: Any) -> None:
     else:
         payload = json.loads(Path(smk.input.record).read_text(encoding="utf-8"))
         ids = samples_of_run(payload) if mode == "run_name" else samples_of_pags(payload)
-        paths = consensus_paths(payload) if mode == "pag" else {}
         # An empty batch (a day without PAGs) is not an error: the manifest and plots say so.
-        rows = [{"central_sample_id": s, "in_majora": "yes", "has_metadata": "", "source": mode,
-                 "consensus_path": paths.get(s, "")} for s in ids]
+        rows = [{"central_sample_id": s, "in_majora": "yes", "has_metadata": "", "source": mode} for s in ids]
     write_rows(rows, smk.output.samples)
     known = sum(r["in_majora"] == "yes" for r in rows)
     Path(smk.log[0]).write_text(f"{len(rows)} samples in the batch ({mode}); {known} known to Majora\n")
