@@ -112,8 +112,12 @@ class TokenLock:
     """Exclusive lock guarding refreshes of one token file."""
 
     def __init__(self, token_path: Path, mode: str = "auto", *, poll_interval: float = POLL_INTERVAL,
-                 lease_duration: float = LEASE_DURATION) -> None:
+                 lease_duration: float = LEASE_DURATION, private: bool = True) -> None:
         self.token_path = Path(token_path)
+        # private=False: the guarded file is not secret (the record ledger, possibly shared by a group's
+        # workflows), so its directory keeps its mode and the sidecar files are group-writable.
+        self.private = private
+        self._file_mode = 0o600 if private else 0o664
         self.lock_path = self.token_path.with_name(self.token_path.name + ".lock")
         self.lease_path = self.token_path.with_name(self.token_path.name + ".lease")
         self.holder_path = self.token_path.with_name(self.token_path.name + ".holder")
@@ -131,20 +135,27 @@ class TokenLock:
     @property
     def backend_info(self) -> tuple[str, str]:
         if self._backend is None:
-            ensure_private_dir(self.token_path.parent)
+            self._ensure_dir()
             self._backend = choose_backend(self.token_path.parent, self.mode)
         return self._backend
+
+    def _ensure_dir(self) -> None:
+        if self.private:
+            ensure_private_dir(self.token_path.parent)
+        else:
+            self.token_path.parent.mkdir(parents=True, exist_ok=True)
 
     def _make(self) -> filelock.BaseFileLock:
         import filelock  # lazy: a fresh token never needs the lock
 
         if self.backend == "lease":
             return filelock.SoftFileLease(
-                str(self.lease_path), lease_duration=self.lease_duration, mode=0o600,
+                str(self.lease_path), lease_duration=self.lease_duration, mode=self._file_mode,
                 poll_interval=self.poll_interval,
             )
         return filelock.UnixFileLock(
-            str(self.lock_path), mode=0o600, poll_interval=self.poll_interval, fallback_to_soft=False,
+            str(self.lock_path), mode=self._file_mode, poll_interval=self.poll_interval,
+            fallback_to_soft=False,
         )
 
     def _acquire_file(self, timeout: float) -> None:
@@ -177,7 +188,7 @@ class TokenLock:
     @contextlib.contextmanager
     def hold(self, timeout: float) -> Iterator[None]:
         """Hold the lock; raise :class:`LockBusy` if it cannot be had within ``timeout`` seconds."""
-        ensure_private_dir(self.token_path.parent)
+        self._ensure_dir()
         if not self._thread_lock.acquire(timeout=max(timeout, 0.001)):
             raise LockBusy
         try:
@@ -195,7 +206,7 @@ class TokenLock:
         # Non-secret diagnostics for peers that time out waiting.
         with contextlib.suppress(OSError):
             flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
-            fd = os.open(self.holder_path, flags, 0o600)
+            fd = os.open(self.holder_path, flags, self._file_mode)
             with os.fdopen(fd, "w") as fh:
                 fh.write(f"{socket.gethostname()}:{os.getpid()} since "
                          f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}\n")
