@@ -109,6 +109,7 @@ class StorageProviderSettings(StorageProviderSettingsBase):
             "reports and re-runs make no request; missing copies are still fetched), or a maximum age "
             "since Majora last confirmed the content, e.g. 30m, 12h, 7d.",
             "env_var": True,
+            "metavar": "always|never|AGE",
         },
     )
     ledger_dir: str | None = field(
@@ -118,6 +119,7 @@ class StorageProviderSettings(StorageProviderSettingsBase):
             "cache directory shared by several workflows; locked like the token store (flock, or a "
             "lease on file systems without coherent locks). Default: .snakemake/storage/majora.",
             "env_var": True,
+            "metavar": "DIR",
         },
     )
 
