@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: venv test test-lowest lint demo bench clean
+.PHONY: venv test test-lowest lint demo bench clean conformance
 
 venv: $(VENV)/.installed
 
@@ -30,6 +30,10 @@ test-lowest:
 		-c tests/constraints-lowest.txt
 	$(LOWEST_VENV)/bin/python -c "import snakemake; print('snakemake', snakemake.__version__)"
 	$(LOWEST_VENV)/bin/python -m pytest -q $(LOWEST_TESTS)
+
+# Replays the corpus recorded from the real Majora (../shared/majora-conformance) against majora-lite.
+conformance: venv
+	$(PY) tests/conformance/replay.py
 
 demo: venv
 	$(PY) -m snakemake_majora.demo
