@@ -110,8 +110,9 @@ def test_person_logs_in_approves_and_the_callback_completes_login(chrome, person
         _wait(chrome, lambda d: d.find_elements(By.NAME, "allow") or d.find_elements(By.ID, "full_uri")
               or "code=" in d.current_url, "the consent page")
     else:
-        # Until majora-lite has Majora's two-factor step, the person goes straight to consent; say so.
-        print("majora-lite showed no two-factor page (no TOTP support on this branch)", file=sys.stderr)
+        # A server without Majora's two-factor step (no device was made): straight to consent.
+        assert not user.get("totp_secret"), "the person has a TOTP device but was never asked for a code"
+        print("majora-lite showed no two-factor page (the person has no TOTP device)", file=sys.stderr)
 
     if chrome.find_elements(By.NAME, "allow"):
         _shot(chrome, tmp_path, "3-consent")
