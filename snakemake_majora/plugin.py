@@ -265,7 +265,7 @@ class StorageProvider(StorageProviderBase):
         )
         self._lock = threading.Lock()
         self._pending: list[tuple[queries.Query, Path]] = []  # created, not yet submitted
-        self._local: dict[str, Record] = {}  # verified local copies (job processes only)
+        self._local: dict[str, Record] = {}  # verified local copies used without asking Majora
         self._job_process = is_job_process(sys.argv)
 
     # -- fetching: what the storage objects call ------------------------------------------------------
