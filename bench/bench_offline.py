@@ -32,7 +32,12 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench_plugin import LOAD_AT_START, ROOT, setup, workdir  # noqa: E402
+from bench_plugin import LOAD_AT_START, ROOT, workdir  # noqa: E402
+
+from snakemake_majora import login  # noqa: E402
+from snakemake_majora.config import load_settings  # noqa: E402
+from snakemake_majora.credentials import CredentialManager  # noqa: E402
+from snakemake_majora.server.harness import LiteServer  # noqa: E402
 
 DOC = ROOT / "docs" / "benchmarks.md"
 SECTION = "## Offline re-runs"
@@ -54,6 +59,48 @@ rule all:
             for f in input:
                 out.write(open(f).read().replace("\\n", "") + "\\n")
 """
+
+
+def setup(tmp: Path, n: int) -> tuple[LiteServer, dict[str, str], list[str]]:
+    """majora-lite with ``n`` biosamples and a logged-in home; the ``n`` biosample IDs.
+
+    Seeding 10,000 records takes minutes on a busy machine, longer than the harness's setup timeout, so
+    it runs as its own `server seed` command first.
+    """
+    srv = LiteServer(tmp / "lite")
+    (tmp / "lite").mkdir(parents=True, exist_ok=True)
+    subprocess.run([sys.executable, "-m", "snakemake_majora.server", "seed", "--data-dir", str(tmp / "lite"),
+                    "--biosamples", str(n), "--seed", "1000"], check=True, capture_output=True)
+    out = srv.setup({
+        "users": [{"username": "bench", "password": "bench-pw-1", "all_perms": True, "totp": True}],
+        "apps": [{"name": "bench"}],
+    })
+    srv.start()
+    app = out["apps"][0]
+    home = tmp / "home"
+    home.mkdir(mode=0o700)
+    cfg = home / "config.yaml"
+    cfg.write_text(f"domain: {srv.url}\nuser: bench\nclient_id: {app['client_id']}\n"
+                   f"client_secret: {app['client_secret']}\n")
+    cfg.chmod(0o600)
+    scrub = ("MAJORA_", "SNAKEMAKE_MAJORA_", "CLIENT_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(scrub)}
+    env.update(SNAKEMAKE_MAJORA_HOME=str(home), PATH=f"{Path(sys.executable).parent}:{env.get('PATH', '')}")
+    mgr = CredentialManager(load_settings(env=env))
+    login.finish_login(mgr, srv.approve(login.start_login(mgr), "bench", "bench-pw-1"))
+    from snakemake_majora.client import MajoraClient
+
+    client = MajoraClient(load_settings(env=env))
+    # majora-lite's seed names biosample i <SITE>-<i:05d>, the sites taking turns; check they all exist.
+    sites = ("BIRM", "CAMB", "EDIN", "LOND", "NORW", "CWAR")
+    ids = [f"{sites[(i - 1) % len(sites)]}-{i:05d}" for i in range(1, n + 1)]
+    found = 0
+    for start in range(0, n, 2000):
+        valid = client.biosample_validity(ids[start:start + 2000])
+        found += sum(1 for v in valid.values() if v.get("exists"))
+    ids = ids if found == n else []
+    assert len(ids) == n, f"found {found} of {n} seeded biosamples"
+    return srv, env, ids
 
 
 def requests_total(srv) -> int:
@@ -127,6 +174,9 @@ def main() -> None:
         plug = workdir(tmp, "plugin", ids, AGGREGATE.format(
             inputs='storage.majora(expand("majora://biosample/{s}", s=SAMPLES))'))
         timed("P1", plug, env)
+        # The first no-op invocation after the job ran is slower for everyone (Snakemake's own metadata);
+        # one uncounted run first, so that P2 and P0 compare like with like.
+        run(plug, env, a.cores)
         for _ in range(a.repeat):
             timed("P2", plug, env, noop=True)
             timed("P0", plug, base_env, noop=True)
