@@ -177,9 +177,11 @@ def main() -> None:
         # The first no-op invocation after the job ran is slower for everyone (Snakemake's own metadata);
         # one uncounted run first, so that P2 and P0 compare like with like.
         run(plug, env, a.cores)
-        for _ in range(a.repeat):
-            timed("P2", plug, env, noop=True)
-            timed("P0", plug, base_env, noop=True)
+        for r in range(a.repeat):
+            # ABBA order: a machine whose load drifts during the run favours neither side.
+            pair = [("P2", env), ("P0", base_env)]
+            for key, run_env in pair if r % 2 == 0 else pair[::-1]:
+                timed(key, plug, run_env, noop=True)
         for _ in range(a.repeat):
             timed("P3", plug, env, "--storage-majora-recheck", "12h", noop=True)
             timed("P4", plug, env, "-n", "--storage-majora-recheck", "never", noop=True)
@@ -226,8 +228,9 @@ def main() -> None:
 `--cores {a.cores}`; majora-lite with its defaults, seeded in {t_seed:.0f} s;
 {platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} CPUs, 1-min load average
 {LOAD_AT_START:.1f} at start, {time.strftime('%Y-%m-%d')}). All rows in one run, in this order; times are
-wall-clock seconds, the fastest of the rounds (all listed; P2 and P0 alternate), requests are every request
-majora-lite answered during the row (its counters), memory is the peak RSS of the main `snakemake` process.
+wall-clock seconds, the fastest of the rounds (all listed; P2 and P0 alternate, ABBA), requests are
+every request majora-lite answered during the row (its counters), memory is the peak RSS of the main
+`snakemake` process.
 
 | run | seconds | rounds | requests | peak RSS (MiB) |
 | --- | ---: | --- | ---: | ---: |
