@@ -50,15 +50,17 @@ class LiteServer:
         start_timeout: float = 60.0,
         python: str | None = None,
         env: dict[str, str] | None = None,
+        zana: str | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)  # tokens and keys go in there
         self.strict, self.grace, self.threads = strict, grace, threads
         self.max_active = max_active
         self.access_token_lifetime = access_token_lifetime
         self.faults, self.host, self.start_timeout = faults, host, start_timeout
         self.python = python or sys.executable
         self.env = env
+        self.zana = zana
         self.proc: subprocess.Popen | None = None
         self.url: str | None = None
         self.port: int | None = None
@@ -88,7 +90,9 @@ class LiteServer:
             self._cli("setup", "--data-dir", str(tdir), "--spec", "-", stdin="{}")
             template = _TEMPLATES[self.python] = tdir / DB_NAME
         tmp = db.with_name(f".{DB_NAME}.{os.getpid()}.tmp")
-        shutil.copyfile(template, tmp)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with open(template, "rb") as src, os.fdopen(fd, "wb") as dst:
+            shutil.copyfileobj(src, dst)
         os.replace(tmp, db)
 
     def setup(self, spec: dict) -> dict:
@@ -166,6 +170,8 @@ class LiteServer:
             cmd += ["--max-active", str(self.max_active)]
         if self.strict:
             cmd.append("--strict")
+        if self.zana:
+            cmd += ["--zana", self.zana]
         if self.faults:
             cmd += ["--faults", json.dumps(self.faults)]
         log = open(self.log_path, "ab")

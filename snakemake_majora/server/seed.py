@@ -11,8 +11,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from snakemake_majora.server import biosample as bsmod
-from snakemake_majora.server import files, metrics, qc
-from snakemake_majora.server.admin import get_org
+from snakemake_majora.server import dataviews, files, metrics, qc
+from snakemake_majora.server.admin import get_org, shipped_data
 from snakemake_majora.server.majora2 import models
 
 SITES = [
@@ -24,7 +24,8 @@ SITES = [
     ("CWAR", "UK-WLS", "CARDIFF"),
 ]
 QC_TESTS = ["cog-uk-elan-minimal-qc", "cog-uk-high-quality-public"]
-DATAVIEWS = {"PHE1": "biosampleartifact", "DA1": "biosampleartifact", "PHE1-FAST": "biosampleartifact"}
+#: Majora's dataviews, loaded from the definitions shipped in ``server/data/mdv``.
+DATAVIEWS = ("DA1", "PHE1", "PHE1-FAST")
 QC_TEST = QC_TESTS[0]
 
 
@@ -37,7 +38,7 @@ def _site_users() -> dict[str, User]:
     return users
 
 
-def _qc_families() -> list[models.QCTestGroup]:
+def _qc_families() -> dict[models.QCTestGroup, list]:
     """The QC families the seed evaluates; Majora's 2020 definitions are loaded when none are.
 
     The seed loads the first published versions (elan-minimal v2, high-quality) rather than the
@@ -47,7 +48,10 @@ def _qc_families() -> list[models.QCTestGroup]:
     """
     if not models.QCTestGroup.objects.filter(slug__in=QC_TESTS).exists():
         qc.load_qc([p for p in qc.shipped_qc_files() if p.parent.name in ("elan-minimal", "high-quality")])
-    return list(models.QCTestGroup.objects.filter(slug__in=QC_TESTS).order_by("slug"))
+    # Each family with its test definitions, read once for every PAG the seed evaluates.
+    return {
+        f: qc.family_tests(f) for f in models.QCTestGroup.objects.filter(slug__in=QC_TESTS).order_by("slug")
+    }
 
 
 def _publish_consensus(
@@ -107,7 +111,7 @@ def _publish_consensus(
     pag = models.PublishedArtifactGroup.objects.get(published_name=pname, is_latest=True)
     passed = None
     for family in families:
-        results = qc.record_qc(pag, family, api_o)
+        results = qc.record_qc(pag, family, api_o, tests=families[family])
         if family.slug == QC_TEST and results is not None:
             passed = all(r["is_pass"] for r in results.values() if not r["is_skip"])
     if api_o["errors"]:
@@ -125,11 +129,13 @@ def seed(biosamples: int = 200, seed_value: int = 1, anchor: dt.date | None = No
     anchor = anchor or timezone.now().date()
     with transaction.atomic():
         families = _qc_families()
-        for code, entry in DATAVIEWS.items():
-            models.MajoraDataviewDefinition.objects.get_or_create(
-                code_name=code, defaults={"entry_point": entry}
-            )
+        for code in DATAVIEWS:
+            dataviews.load(shipped_data(f"mdv/{code}"))
         users = _site_users()
+        # The English sites signed the agreement PHE1 selects on, so PHE1 (and PHE1-FAST) have rows.
+        for code, adm1, _adm2 in SITES:
+            if adm1 == "UK-ENG":
+                dataviews.sign_agreement(users[code].username, dataviews.PHE1_AGREEMENT)
         per_site: dict[str, list[models.BiosampleArtifact]] = {code: [] for code, _a, _b in SITES}
         made = 0
         for i in range(1, biosamples + 1):
@@ -201,6 +207,11 @@ def seed(biosamples: int = 200, seed_value: int = 1, anchor: dt.date | None = No
             per_site[code].append(bs)
             made += 1
 
+        # Identifiers sent without metadata (addempty), one per 50 samples: the orphans DA1 lists.
+        orphans = 0
+        for k in range(1, max(1, biosamples // 50) + 1):
+            code = SITES[(k - 1) % len(SITES)][0]
+            orphans += bsmod.new_empty_biosample(f"{code}-E{seed_value:02d}{k:03d}")[1]
         runs = libraries = 0
         qc = {"pass": 0, "fail": 0}
         for code, samples in per_site.items():
@@ -223,20 +234,20 @@ def seed(biosamples: int = 200, seed_value: int = 1, anchor: dt.date | None = No
                     seq_kit="ARTIC",
                     seq_protocol="ARTIC_V4",
                 )
-                models.DNASequencingProcess.objects.create(
+                run = models.DNASequencingProcess.objects.create(
                     run_name=run_name,
-                    library=lib,
+                    run_group=run_name,
+                    when=dt.datetime.combine(run_day, dt.time(0), tzinfo=dt.UTC),
                     instrument_make="ILLUMINA",
                     instrument_model="MiSeq",
                     flowcell_type="v3",
                     flowcell_id=f"FC{runs:05d}",
-                    bioinfo_pipe_name="ARTIC",
-                    bioinfo_pipe_version="1.3.0",
                     submission_user=users[code],
                     submission_org=get_org(code),
                     start_time=dt.datetime.combine(run_day, dt.time(9), tzinfo=dt.UTC),
                     end_time=dt.datetime.combine(run_day, dt.time(21), tzinfo=dt.UTC),
                 )
+                models.DNASequencingProcessRecord.objects.create(process=run, library=lib)
                 for bs in batch:
                     models.LibraryPoolingProcess.objects.create(
                         library=lib,
@@ -266,6 +277,7 @@ def seed(biosamples: int = 200, seed_value: int = 1, anchor: dt.date | None = No
     run = models.DNASequencingProcess.objects.order_by("run_name").first()
     return {
         "biosamples": made,
+        "orphans": orphans,
         "biosamples_total": models.BiosampleArtifact.objects.count(),
         "libraries": libraries,
         "runs": runs,
