@@ -13,6 +13,9 @@ from fixtures_client import MajoraHome
 from fixtures_server import start_lite
 from workflow_helpers import LAB_QC, REPO, manifest, snakemake
 
+from snakemake_majora.config import DEFAULT_SCOPES
+from snakemake_majora.demo import PUBLISH_SCOPES
+
 TEST_DIR = REPO / ".test"
 
 
@@ -51,7 +54,7 @@ def test_catalog_file_declares_usage():
 
 
 def test_test_config_runs_the_sample_sheet_batch(sheet_lite, tmp_path):
-    home = MajoraHome(sheet_lite, tmp_path)
+    home = MajoraHome(sheet_lite, tmp_path, scopes=[*DEFAULT_SCOPES, *PUBLISH_SCOPES])
     work = _copy_test_dir(tmp_path / "test")
     ids = _sheet_ids(work / "config" / "samples.tsv")
 
