@@ -129,6 +129,13 @@ class MajoraClient:
     # -- the one request path ------------------------------------------------------------------------
     def _request(self, path: str, body: dict[str, Any] | None = None, *, method: str = "POST",
                  params: dict[str, str] | None = None, read: bool = True) -> dict[str, Any]:
+        return self._envelope(self.raw_request(path, body, method=method, params=params, read=read), path)
+
+    def raw_request(self, path: str, body: dict[str, Any] | None = None, *, method: str = "POST",
+                    params: dict[str, str] | None = None, read: bool = True) -> requests.Response:
+        """The response itself, after the token gate, retries and stale-token recovery, for callers that
+        print Majora's answer as it is (``snakemake-majora ocarina``); :meth:`_request` reads the envelope.
+        A credential Majora keeps refusing still raises :class:`AuthError`."""
         cred = self.credentials.ensure_token(self.min_ttl)
         if method == "GET" and not cred.oauth:
             raise AuthError(f"{path} is available with OAuth only; configure client_id/client_secret and run "
@@ -139,7 +146,7 @@ class MajoraClient:
             # A token deleted by a peer's refresh between Majora's two token checks reads as a scope error.
             scope_error = r.status_code == 200 and SCOPE_MESSAGE.encode() in r.content
             if not (_is_auth_failure(r) or scope_error):
-                return self._envelope(r, path)
+                return r
             if not cred.oauth:
                 raise AuthError(
                     f"Majora refused the API key for user {self.settings.user} (HTTP {r.status_code}): the "
@@ -153,7 +160,7 @@ class MajoraClient:
                 continue
             if refreshed or self._token_works(cred):
                 if scope_error:
-                    return self._envelope(r, path)  # a real scope problem: raise with Majora's message
+                    return r  # a real scope problem: the envelope carries Majora's message
                 raise AuthError(
                     f"Majora refused {path.strip('/')} (HTTP {r.status_code}) although the token is valid: "
                     f"the "
