@@ -92,7 +92,7 @@ def _run(argv: list[str]) -> int:
     except KeyboardInterrupt:
         sys.stderr.write(f"{PROG}: interrupted\n")
         return 130
-    except (KeyError, TypeError, IndexError, ValueError) as exc:
+    except (AttributeError, KeyError, TypeError, IndexError, ValueError) as exc:
         # Ocarina would stop with a traceback here: an answer without the fields the command prints.
         sys.stderr.write(f"{PROG}: error: Majora's answer lacks what this command prints "
                          f"({type(exc).__name__}: {redact(str(exc))})\n")

@@ -1,0 +1,316 @@
+"""An Elan-style day of Ocarina commands against a fresh majora-lite, for the golden-output tests.
+
+``OcarinaDay`` builds a known state (fixed seed and anchor date, user alice in HOOT with every permission,
+one OAuth app, a logged-in snakemake-majora home, an ``~/.ocarina`` as Ocarina reads it) and runs each
+step with a given command: ``snakemake-majora ocarina`` in the tests, or the real Ocarina 1.0.0 when
+recording (``OCARINA_RECORD_WITH=/path/to/ocarina``; Ocarina is installed outside the repository).
+Outputs are normalised (UUIDs, timestamps, today's date, the temporary root) before comparison.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fixtures_client import MajoraHome
+from fixtures_server import LITE_ORG, LITE_PASSWORD, LITE_USER, LiteHandle
+
+from snakemake_majora.server.harness import LiteServer
+
+DATA = Path(__file__).parent / "data" / "ocarina"
+ANCHOR = "2026-11-20"
+#: Every scope Ocarina 1.0.0 asks for, so one token serves every command of the day.
+OCARINA_SCOPES = (
+    "majora2.add_biosampleartifact majora2.add_biosamplesource majora2.add_biosourcesamplingprocess "
+    "majora2.add_digitalresourceartifact majora2.add_dnasequencingprocess majora2.add_libraryartifact "
+    "majora2.add_librarypoolingprocess majora2.add_majorametarecord majora2.add_pagqualityreport "
+    "majora2.add_temporaryaccessionrecord majora2.add_temporarymajoraartifactmetric "
+    "majora2.can_read_dataview_via_api majora2.can_suppress_pags_via_api majora2.change_biosampleartifact "
+    "majora2.change_biosamplesource majora2.change_biosourcesamplingprocess "
+    "majora2.change_digitalresourceartifact majora2.change_dnasequencingprocess "
+    "majora2.change_libraryartifact majora2.change_librarypoolingprocess majora2.change_majorametarecord "
+    "majora2.change_pagqualityreport majora2.change_temporaryaccessionrecord "
+    "majora2.change_temporarymajoraartifactmetric majora2.force_add_biosampleartifact "
+    "majora2.temp_can_read_pags_via_api majora2.view_biosampleartifact majora2.view_majoraartifact_info"
+).split()
+# Ocarina keys its tokens file by the scope string of each endpoint (one entry per distinct string).
+OCARINA_SCOPE_KEYS = (
+    "",
+    "majora2.add_biosampleartifact majora2.change_biosampleartifact majora2.add_biosamplesource "
+    "majora2.change_biosamplesource majora2.add_biosourcesamplingprocess "
+    "majora2.change_biosourcesamplingprocess",
+    "majora2.change_biosampleartifact majora2.add_biosamplesource majora2.change_biosamplesource "
+    "majora2.change_biosourcesamplingprocess",
+    "majora2.force_add_biosampleartifact majora2.add_biosampleartifact majora2.change_biosampleartifact "
+    "majora2.add_biosourcesamplingprocess majora2.change_biosourcesamplingprocess",
+    "majora2.add_biosampleartifact majora2.change_biosampleartifact majora2.add_libraryartifact "
+    "majora2.change_libraryartifact majora2.add_librarypoolingprocess majora2.change_librarypoolingprocess",
+    "majora2.change_libraryartifact majora2.add_dnasequencingprocess majora2.change_dnasequencingprocess",
+    "majora2.add_digitalresourceartifact majora2.change_digitalresourceartifact",
+    "majora2.add_majorametarecord majora2.change_majorametarecord",
+    "majora2.add_temporarymajoraartifactmetric majora2.change_temporarymajoraartifactmetric",
+    "majora2.add_pagqualityreport majora2.change_pagqualityreport",
+    "majora2.temp_can_read_pags_via_api",
+    "majora2.add_temporaryaccessionrecord majora2.change_temporaryaccessionrecord",
+    "majora2.view_biosampleartifact",
+    "majora2.can_suppress_pags_via_api",
+    "majora2.can_read_dataview_via_api",
+    "majora2.view_majoraartifact_info",
+)
+OURS = [sys.executable, "-m", "snakemake_majora.cli", "ocarina"]
+WAIT = ["--task-wait", "--task-wait-minutes", "1", "--task-wait-attempts", "5"]
+PAGS = ["--test-name", "cog-uk-elan-minimal-qc"]
+PIPE = ["--pipeline", "elan", "consensus", "elan", "1.0.0"]
+NEW = ["HOOT-00101", "HOOT-00102", "HOOT-00103"]
+RUN = "261118_HOOT_GOLDEN"
+
+
+def _metrics(seq: tuple, cov: tuple) -> list[str]:
+    out: list[str] = []
+    for name, value in zip(("num_seqs", "num_bases", "pc_acgt", "pc_masked", "pc_invalid", "longest_gap",
+                            "longest_ungap"), seq, strict=True):
+        out += ["-m", "sequence", name, str(value)]
+    for name, value in zip(("num_pos", "mean_cov", "pc_pos_cov_gte10", "pc_pos_cov_gte20"), cov, strict=True):
+        out += ["-m", "mapping", name, str(value)]
+    return out
+
+
+METRICS_GOOD = _metrics((1, 29903, 99.0, 1.0, 0, 100, 29000), (29903, 500.0, 99.0, 98.0))
+METRICS_BAD = _metrics((1, 29903, 20.0, 80.0, 0, 20000, 500), (29903, 3.0, 10.0, 5.0))
+
+#: The day: (name, arguments after `ocarina`). {root} is the day's directory, {today} today's date.
+STEPS: list[tuple[str, list[str]]] = [
+    ("put-biosample-1", ["--oauth", "put", "biosample", "--central-sample-id", NEW[0], "--adm1", "UK-ENG",
+                         "--is-surveillance", "Y", "--collection-date", "2026-11-10", "--source-age", "41",
+                         "--source-sex", "F", "--adm2", "BIRMINGHAM", "--sender-sample-id", "LOCAL-1",
+                         "--collection-pillar", "1", "-m", "epi", "cluster", "C1"]),
+    ("put-biosample-2", ["--oauth", "put", "biosample", "--central-sample-id", NEW[1], "--adm1", "UK-ENG",
+                         "--is-surveillance", "N", "--received-date", "2026-11-12", "--source-sex", "M"]),
+    ("put-biosample-3", ["--oauth", "put", "biosample", "--central-sample-id", NEW[2], "--adm1", "UK-WLS",
+                         "--is-surveillance", "Y", "--collection-date", "2026-11-11"]),
+    ("put-biosample-bad-angry", ["--oauth", "--angry", "put", "biosample", "--central-sample-id",
+                                 "HOOT-00104", "--adm1", "UK-ENG", "--is-surveillance", "Y",
+                                 "--collection-date", "not-a-date"]),
+    ("put-biosample-partial", ["--oauth", "put", "biosample", "--partial", "--central-sample-id", NEW[2],
+                               "--source-age", "52"]),
+    ("empty-biosample", ["--oauth", "empty", "biosample", "--central-sample-id", "HOOT-00105",
+                         "--sender-sample-id", "LOCAL-5"]),
+    ("empty-biosample-ids", ["--oauth", "empty", "biosample", "--ids", "HOOT-00106", "HOOT-00107"]),
+    ("put-library", ["--oauth", "put", "library", "--biosamples", *NEW, "--apply-all-library", "VIRAL_RNA",
+                     "PCR", "AMPLICON", "ARTIC", "v3", "--library-layout-config", "SINGLE", "--library-name",
+                     "HOOT-LIB-GOLDEN", "--library-seq-kit", "LSK109", "--library-seq-protocol",
+                     "LIGATION"]),
+    ("put-sequencing", ["--oauth", "put", "sequencing", "--library-name", "HOOT-LIB-GOLDEN", "--run-name",
+                        RUN, "--instrument-make", "OXFORD_NANOPORE", "--instrument-model", "GridION",
+                        "--bioinfo-pipe-name", "ARTIC", "--bioinfo-pipe-version", "1.1.0"]),
+    ("get-biosample", ["--oauth", "get", "biosample", "--central-sample-id", NEW[0]]),
+    ("get-biosample-missing", ["--oauth", "get", "biosample", "--central-sample-id", "HOOT-99999"]),
+    ("get-biosample-validity-tsv", ["--oauth", "get", "biosample-validity", "--biosamples", *NEW,
+                                    "HOOT-00105", "HOOT-99999", "--tsv"]),
+    ("get-sequencing-run-tsv", ["--oauth", "get", "sequencing", "--run-name", RUN, "--tsv"]),
+    ("get-sequencing-all-tsv", ["--oauth", "get", "sequencing", "--run-name", "*", "--tsv", *WAIT]),
+    ("get-sequencing-all-faster-tsv", ["--oauth", "get", "sequencing", "--run-name", "*", "--tsv", "--faster",
+                                       *WAIT]),
+    ("put-file-consensus-1", ["--oauth", "put", "file", "--path", "{root}/elan/consensus/HOOT-00101.fa",
+                              "--type", "consensus", "--full-path", "--node", "climb", "--bridge-artifact",
+                              NEW[0], "--publish-group", "COGUK/HOOT-00101/HOOT:GOLDEN", *PIPE]),
+    ("put-file-consensus-2", ["--oauth", "put", "file", "--path", "{root}/elan/consensus/HOOT-00102.fa",
+                              "--type", "consensus", "--full-path", "--node", "climb", "--bridge-artifact",
+                              NEW[1], "--publish-group", "COGUK/HOOT-00102/HOOT:GOLDEN", *PIPE]),
+    ("put-file-bad", ["--oauth", "put", "file", "--path", "{root}/elan/consensus/bad.fa", "--type",
+                      "consensus", "--full-path", "--node", "climb", *PIPE]),
+    ("put-file-missing", ["--oauth", "put", "file", "--path", "{root}/elan/consensus/none.fa", "--type",
+                          "consensus", *PIPE]),
+    ("put-metric-1", ["--oauth", "put", "metric", "--artifact-path", "{root}/elan/consensus/HOOT-00101.fa",
+                      *METRICS_GOOD]),
+    ("put-metric-2", ["--oauth", "put", "metric", "--artifact-path", "{root}/elan/consensus/HOOT-00102.fa",
+                      *METRICS_BAD]),
+    ("put-metric-unknown-path", ["--oauth", "--angry", "put", "metric", "--artifact-path",
+                                 "{root}/elan/consensus/none.fa", *METRICS_BAD]),
+    ("put-qc-1", ["--oauth", "put", "qc", "--publish-group", "COGUK/HOOT-00101/HOOT:GOLDEN", *PAGS,
+                  "--test-version", "1"]),
+    ("put-qc-2", ["--oauth", "put", "qc", "--publish-group", "COGUK/HOOT-00102/HOOT:GOLDEN", *PAGS,
+                  "--test-version", "1"]),
+    ("get-pag-pagfiles", ["--oauth", "get", "pag", *PAGS, "--pass", "--mode", "pagfiles", "--output-header",
+                          *WAIT]),
+    ("get-pag-fail-pagfiles", ["--oauth", "get", "pag", *PAGS, "--fail", "--mode", "pagfiles", *WAIT]),
+    ("get-pag-ofield", ["--oauth", "get", "pag", *PAGS, "--pass", *WAIT, "--ofield", "published_name",
+                        "pag", "-", "--ofield", "central_sample_id", "sample", "-", "--ofield",
+                        "~{central_sample_id}|{published_name}", "both", "-", "--ofield",
+                        "metric.sequence.num_bases", "bases", "0", "--ofield", "missing.field", "none", "NA",
+                        "--odelimiter", ",", "--ffield-true", "is_public"]),
+    ("get-summary-md", ["--oauth", "get", "summary", "--gte-date", "2026-01-01", "--md"]),
+    ("get-outbound-summary-md", ["--oauth", "get", "outbound-summary", "--service", "ENA", "--gte-date",
+                                 "2026-11-01", "--md"]),
+    ("put-publish", ["--oauth", "put", "publish", "--publish-group", "COGUK/HOOT-00101/HOOT:GOLDEN",
+                     "--service", "ENA", "--accession", "ERR0000001", "--public", "--public-date",
+                     "2026-11-20"]),
+    ("pag-suppress", ["--oauth", "pag", "suppress", "--publish-group", "COGUK/HOOT-00102/HOOT:GOLDEN",
+                      "--reason", "WRONG_SEQUENCE"]),
+    ("get-pag-pagfiles-after-suppress", ["--oauth", "get", "pag", *PAGS, "--mode", "pagfiles",
+                                         "--output-header", *WAIT]),
+    ("info-boring", ["--oauth", "--boring", "info", NEW[0]]),
+    ("info-no-oauth", ["info", NEW[0]]),
+    ("list", ["--oauth", "list", "climb://"]),
+]
+
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_TS = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?")
+
+
+def normalise(text: str, root: Path) -> str:
+    """UUIDs, timestamps, today's date and the day's directory replaced by placeholders."""
+    text = text.replace(str(root), "<ROOT>")
+    text = _UUID.sub("<UUID>", text)
+    text = _TS.sub("<TS>", text)
+    for day in {dt.date.today(), dt.datetime.now(dt.UTC).date()}:
+        text = text.replace(day.isoformat(), "<TODAY>")
+    return text
+
+
+def parse_stderr(text: str) -> dict[str, Any]:
+    """Split stderr into the request bodies and responses Ocarina dumps, and its other notable lines."""
+    dec = json.JSONDecoder()
+    requests_, responses, lines = [], [], []
+    i = 0
+    while i < len(text):
+        if text.startswith("Request=", i):
+            body, i = dec.raw_decode(text, text.index("\n", i) + 1)
+            for key in ("client_name", "client_version"):  # who is calling: the one allowed difference
+                body.pop(key, None)
+            requests_.append(body)
+            j = text.index("\n", text.index("Response=", i)) + 1
+            status = None
+            if text.startswith("STATUS CODE ", j):
+                k = text.index("\n", j)
+                status, j = int(text[j + 12:k]), k + 1
+            try:
+                answer, i = dec.raw_decode(text, j)
+            except ValueError:
+                end = text.find("\nRequest=", j)
+                i = len(text) if end < 0 else end + 1
+                answer = text[j:i].strip()
+            responses.append({"status": status, "body": answer})
+        else:
+            k = text.find("\n", i)
+            k = len(text) if k < 0 else k
+            line = text[i:k].strip()
+            if line.startswith(("Skipping row", "Skipped ")):
+                lines.append(line)
+            i = k + 1
+    return {"requests": requests_, "responses": responses, "lines": lines}
+
+
+class OcarinaDay:
+    """The known state and the runner for the day's steps."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        server = LiteServer(root / "lite")
+        out = server.setup({
+            "seed": {"biosamples": 10, "seed": 1, "anchor": ANCHOR},
+            "users": [{"username": LITE_USER, "password": LITE_PASSWORD, "org": LITE_ORG, "all_perms": True,
+                       "totp": True}],
+            "apps": [{"name": "ocarina-golden"}],
+        })
+        server.start()
+        app = out["apps"][0]
+        self.lite = LiteHandle(url=server.url, client_id=app["client_id"], client_secret=app["client_secret"],
+                               username=LITE_USER, password=LITE_PASSWORD, seed_summary=out["seed"],
+                               server=server, data_dir=str(root / "lite"))
+        self.home = MajoraHome(self.lite, root, login=False)
+        cfg = self.home.home / "config.yaml"
+        data = json.loads(cfg.read_text())
+        data["profiles"]["test"]["scopes"] = OCARINA_SCOPES
+        cfg.write_text(json.dumps(data))
+        self.home.login()
+        conf = root / ".ocarina"
+        fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump({"MAJORA_DOMAIN": self.lite.url, "MAJORA_USER": LITE_USER, "MAJORA_TOKEN": "OAUTH",
+                       "CLIENT_ID": self.lite.client_id, "CLIENT_SECRET": self.lite.client_secret,
+                       "MAJORA_TOKENS_FILE": str(root / ".ocarina-tokens"), "OCARINA_NO_BANNER": 1,
+                       "OCARINA_QUIET": 0}, fh)
+        self.home.env["OCARINA_CONF_FILE"] = str(conf)
+        self._files()
+
+    def _files(self) -> None:
+        d = self.root / "elan" / "consensus"
+        d.mkdir(parents=True)
+        genome = "ACGT" * 7475 + "ACG"
+        for name in ("HOOT-00101", "HOOT-00102"):
+            body = "\n".join(genome[i:i + 60] for i in range(0, len(genome), 60))
+            (d / f"{name}.fa").write_text(f">{name}\n{body}\n")
+        (d / "bad.fa").write_text(">bad sample\nACGTNNNN--XX\n")
+
+    def stop(self) -> None:
+        self.lite.server.stop()
+
+    def write_ocarina_tokens(self) -> None:
+        """The shared token, under each scope key, in the file the real Ocarina reads (recording only)."""
+        rec = self.home.read_store()
+        tok = {"access_token": rec["access_token"], "refresh_token": rec["refresh_token"],
+               "token_type": "Bearer", "expires_at": rec["expires_at"], "expires_in": 36000}
+        path = self.root / ".ocarina-tokens"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump({key: dict(tok, scope=key.split()) for key in OCARINA_SCOPE_KEYS}, fh)
+
+    def run(self, argv: list[str], command: list[str] | None = None, timeout: float = 900) -> dict[str, Any]:
+        """Run one step; returns its exit code, stdout and parsed stderr, normalised."""
+        args = [a.replace("{root}", str(self.root)) for a in argv]
+        env = dict(self.home.env, OAUTHLIB_INSECURE_TRANSPORT="1")
+        t0 = time.monotonic()
+        res = subprocess.run([*(command or OURS), *args], env=env, capture_output=True, text=True,
+                             timeout=timeout, cwd=self.root)
+        out = {"argv": argv, "exit": res.returncode, "stdout": normalise(res.stdout, self.root),
+               "stderr": parse_stderr(normalise(res.stderr, self.root)),
+               "seconds": round(time.monotonic() - t0, 1)}
+        if "Traceback (most recent call last)" in res.stderr:
+            # Ocarina crashed: keep the exception's line, so the golden says why.
+            out["crash"] = normalise(res.stderr.strip().splitlines()[-1], self.root)
+        return out
+
+
+RECORD_WITH = os.environ.get("OCARINA_RECORD_WITH")
+
+
+@pytest.fixture(scope="module")
+def day(tmp_path_factory):
+    d = OcarinaDay(tmp_path_factory.mktemp("ocarina-day"))
+    try:
+        yield d
+    finally:
+        d.stop()
+
+
+def _golden(name: str) -> Path:
+    return DATA / f"{name}.json"
+
+
+@pytest.mark.timeout(1200)
+@pytest.mark.parametrize(("name", "argv"), STEPS, ids=[s[0] for s in STEPS])
+def test_step_matches_ocarina(day, name, argv):
+    """Each step of the day (in order, on one server) gives Ocarina's exit code, stdout, request bodies,
+    responses and notable stderr lines, as recorded from the real Ocarina 1.0.0 on the same state."""
+    if RECORD_WITH:
+        day.write_ocarina_tokens()
+        got = day.run(argv, [RECORD_WITH])
+        _golden(name).write_text(json.dumps(got, indent=1, sort_keys=True) + "\n")
+        return
+    golden = json.loads(_golden(name).read_text())
+    assert golden["argv"] == argv, f"{name}: the step changed since it was recorded; record it again"
+    if golden.get("crash"):
+        day.run(argv)  # keep the server's state in step with the recording
+        pytest.skip(f"the real Ocarina crashed on majora-lite's answer when recorded: {golden['crash']}")
+    got = day.run(argv)
+    for key in ("exit", "stdout", "stderr"):
+        assert got[key] == golden[key], f"{name}: {key} differs from Ocarina's"
