@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: venv test lint demo bench clean
+.PHONY: venv test lint demo bench clean conformance
 
 venv: $(VENV)/.installed
 
@@ -17,6 +17,10 @@ lint: venv
 
 test: venv lint
 	$(PY) -m pytest
+
+# Replays the corpus recorded from the real Majora (../shared/majora-conformance) against majora-lite.
+conformance: venv
+	$(PY) tests/conformance/replay.py
 
 demo: venv
 	$(PY) -m snakemake_majora.demo

@@ -87,7 +87,7 @@ def setup(tmp: Path, n: int) -> tuple[LiteServer, dict[str, str], list[str]]:
     srv = LiteServer(tmp / "lite")  # majora-lite's defaults, as users run it
     out = srv.setup({
         "seed": {"biosamples": n, "seed": 1000},
-        "users": [{"username": "bench", "password": "bench-pw-1", "all_perms": True}],
+        "users": [{"username": "bench", "password": "bench-pw-1", "all_perms": True, "totp": True}],
         "apps": [{"name": "bench"}],
     })
     srv.start()

@@ -38,7 +38,8 @@ SECTION = "## Credentials"
 def setup(tmp: Path) -> tuple[LiteServer, dict[str, str]]:
     srv = LiteServer(tmp / "lite", strict=True)
     out = srv.setup({"seed": {"biosamples": 3}, "users": [{"username": "bench", "password": "bench-pw-1",
-                                                           "all_perms": True}], "apps": [{"name": "bench"}]})
+                                                           "all_perms": True, "totp": True}],
+                     "apps": [{"name": "bench"}]})
     srv.start()
     app = out["apps"][0]
     scrub = ("MAJORA_", "SNAKEMAKE_MAJORA_", "CLIENT_")

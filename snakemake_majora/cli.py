@@ -59,7 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="complete a login started with --url-only; `-` reads the URL from stdin, which "
                         "keeps the one-time code off the command line")
     g.add_argument("--import-ocarina", nargs="?", const="", metavar="TOKENS_FILE",
-                   help="import a token from Ocarina's tokens file (default MAJORA_TOKENS_FILE)")
+                   help="import a token from Ocarina's tokens file (default MAJORA_TOKENS_FILE); refused "
+                        "over a working credential unless --force")
+    lg.add_argument("--force", action="store_true",
+                    help="let --import-ocarina replace a working credential")
+    lg.add_argument("--keep", action="store_true",
+                    help="do not replace a working credential (the login then stops with exit 64)")
     lo = sub.add_parser("logout", parents=[common], help="forget the local token")
     lo.add_argument("--revoke", action="store_true", help="also revoke the refresh token on the server")
     sub.add_parser("refresh", parents=[common], help="refresh the token now")
@@ -211,13 +216,15 @@ def cmd_login(a: argparse.Namespace) -> int:
 
     mgr = _manager(a)
     if a.import_ocarina is not None:
-        rec = login.import_ocarina(mgr, Path(a.import_ocarina) if a.import_ocarina else None)
+        rec = login.import_ocarina(mgr, Path(a.import_ocarina) if a.import_ocarina else None, force=a.force)
     elif a.url_only:
+        if a.keep:
+            login.refuse_if_working(mgr, "login")
         print(login.start_login(mgr))
         return 0
     elif a.callback_url:
         url = sys.stdin.readline().strip() if a.callback_url == "-" else a.callback_url
-        rec = login.finish_login(mgr, url)
+        rec = login.finish_login(mgr, url, keep=a.keep)
     else:
         if not login.stdin_is_interactive():
             raise UsageError("login needs a terminal to paste the callback URL; without one run "
@@ -233,7 +240,7 @@ def cmd_login(a: argparse.Namespace) -> int:
             except EOFError:
                 raise UsageError("no callback URL given (end of input)") from None
 
-        rec = login.interactive_login(mgr, read_line, say)
+        rec = login.interactive_login(mgr, read_line, say, keep=a.keep)
     if not a.quiet:
         print(f"{PROG}: logged in as {mgr.settings.user} at {mgr.settings.domain} (token valid until "
               f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(rec.expires_at))}; stored in {mgr.path})",

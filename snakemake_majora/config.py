@@ -10,6 +10,7 @@ import ipaddress
 import json
 import logging
 import os
+import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,6 +94,8 @@ class Settings:
     connect_timeout: float = 5.0
     read_timeout: float = 60.0
     task_timeout: float = 1800.0
+    #: Whole-request deadline (connect, send, answer): a server trickling bytes cannot hold a call longer.
+    request_deadline: float = 120.0
 
     @property
     def oauth(self) -> bool:
@@ -154,17 +157,52 @@ def clean_domain(raw: str, source: str) -> str:
     """Normalise a Majora base URL to ``scheme://host[:port]/path/``; refuse http:// off loopback."""
     raw = raw.strip()
     parts = urlsplit(raw)
+    shown = _mask_userinfo(raw)
+    if parts.username is not None or parts.password is not None:
+        # A password there would be printed by doctor and in every error naming the server.
+        raise ConfigError(f"domain {shown!r} (from {source}) contains a user name or password; remove the "
+                          "'user:password@' part (Majora authenticates with OAuth or an API key)")
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"domain {raw!r} (from {source}) is not an http(s) URL; set it like "
+        raise ConfigError(f"domain {shown!r} (from {source}) is not an http(s) URL; set it like "
                           f"https://majora.example.org/")
     if parts.scheme == "http" and not _is_loopback(parts.hostname):
         raise ConfigError(
-            f"domain {raw!r} (from {source}) uses plain http:// to a non-loopback host; use https:// "
+            f"domain {shown!r} (from {source}) uses plain http:// to a non-loopback host; use https:// "
             "(http is allowed only for 127.0.0.1/localhost test servers)"
         )
     path = "/".join(p for p in parts.path.split("/") if p)
     path = "/" + (path + "/" if path else "")
     return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+def _check_types(values: dict[str, Any], sources: dict[str, str]) -> None:
+    """One line naming the key and where it came from when a value has the wrong type (YAML lists,
+    numbers...), instead of a crash later. Secret values are never shown."""
+    for key, val in values.items():
+        if key == "scopes":
+            if isinstance(val, str) or (isinstance(val, list | tuple)
+                                        and all(isinstance(v, str) for v in val)):
+                continue
+            want = "a space-separated string or a list of scope names"
+        elif key == "lock_lease_seconds":
+            continue  # checked with its range by _lease_seconds
+        elif key in ("token_file", "ocarina_tokens_file"):
+            if isinstance(val, str | os.PathLike):
+                continue
+            want = "a file path"
+        elif isinstance(val, str) or (isinstance(val, int) and not isinstance(val, bool)
+                                      and key in ("user", "client_id")):
+            continue  # a numeric user name or client id in YAML is still a name
+        else:
+            want = "text"
+        shown = "a " + type(val).__name__ if key in SECRET_KEYS else f"{val!r}"[:60]
+        raise ConfigError(f"{key} (from {sources.get(key, 'config')}) must be {want}, not {shown}; fix it "
+                          "there")
+
+
+def _mask_userinfo(raw: str) -> str:
+    """``raw`` with any ``user:password@`` replaced, for messages."""
+    return re.sub(r"(?<=://)[^/@\s]*@", "<credentials>@", raw)
 
 
 def _is_loopback(host: str) -> bool:
@@ -282,7 +320,8 @@ def load_settings(
         raise ConfigError(f"config file {cfg_path} does not exist (from {origin})")
 
     clean_over = {k: v for k, v in overrides.items() if v is not None}
-    unknown = sorted(set(clean_over) - set(_KEYS) - {"connect_timeout", "read_timeout", "task_timeout"})
+    unknown = sorted(set(clean_over) - set(_KEYS) - {"connect_timeout", "read_timeout", "task_timeout",
+                                                      "request_deadline"})
     if unknown:
         raise ConfigError(f"unknown setting(s): {', '.join(unknown)}")
     if token_file is not None:
@@ -349,6 +388,7 @@ def load_settings(
     for key in SECRET_KEYS:
         register_secret(values.get(key))
 
+    _check_types(values, sources)
     domain = clean_domain(str(values["domain"]), sources["domain"]) if values.get("domain") else ""
     scopes_raw = values.get("scopes") or DEFAULT_SCOPES
     scopes = tuple(scopes_raw.split()) if isinstance(scopes_raw, str) else tuple(str(s) for s in scopes_raw)
@@ -377,7 +417,7 @@ def load_settings(
         ocarina_tokens_file=Path(str(otf)).expanduser() if otf else Path.home() / ".ocarina-tokens",
         sources=sources,
     )
-    for key in ("connect_timeout", "read_timeout", "task_timeout"):
+    for key in ("connect_timeout", "read_timeout", "task_timeout", "request_deadline"):
         if key in clean_over:
             setattr(s, key, float(clean_over[key]))
     return s

@@ -9,19 +9,28 @@ used; otherwise the store is marked invalid (never deleted) and the user is told
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
+import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .config import Settings
-from .errors import LockTimeoutError, ReauthRequired
+from .errors import (
+    CredentialExists,
+    LockTimeoutError,
+    ReauthRequired,
+    TemporaryError,
+    TokenSaveError,
+)
 from .locking import LOCK_WAIT, LockBusy, TokenLock
 from .logsafe import fingerprint, install, register_secret
-from .store import TokenRecord, TokenStore, holder_id, store_filename
+from .store import RESERVE_MIN, Reservation, TokenRecord, TokenStore, holder_id, store_filename
 
 if TYPE_CHECKING:
     import requests
@@ -44,6 +53,20 @@ class Credential:
     def __repr__(self) -> str:
         fp = fingerprint(self.secret)
         return f"Credential(oauth={self.oauth}, generation={self.generation}, secret={fp})"
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold SIGINT/SIGTERM back (main thread only, where Python runs handlers) until the block ends."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held = {signal.SIGINT, signal.SIGTERM}
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def default_token_path(settings: Settings) -> Path:
@@ -69,6 +92,7 @@ class CredentialManager:
         self.lock = TokenLock(self.path, settings.lock, lease_duration=settings.lock_lease_seconds)
         self._warned_ttl = False
         self._cleaned = False
+        self._unsaved: TokenRecord | None = None  # refreshed, but the store refused it
         self._mu = threading.Lock()
         register_secret(settings.api_key)
         register_secret(settings.client_secret)
@@ -77,9 +101,9 @@ class CredentialManager:
     def session(self) -> requests.Session:
         """HTTP session for token requests, created on first use: the fast path never needs requests."""
         if self._session is None:
-            import requests
+            from .transport import new_session
 
-            self._session = requests.Session()
+            self._session = new_session()
         return self._session
 
     def __repr__(self) -> str:
@@ -88,6 +112,10 @@ class CredentialManager:
     # -- reading -----------------------------------------------------------------------------------
     def _read(self, force: bool = False) -> TokenRecord:
         rec = self.store.read(force=force)
+        unsaved = self._unsaved
+        if unsaved is not None and (rec is None or rec.generation < unsaved.generation):
+            # The store holds a pair that Majora has already rotated away; ours is the live one.
+            return unsaved
         if rec is None:
             raise ReauthRequired(
                 f"no stored token for {self.settings.user} at {self.settings.domain} (looked in "
@@ -174,6 +202,13 @@ class CredentialManager:
 
     def _refresh_locked(self, cur: TokenRecord, why: str) -> TokenRecord:
         """Refresh with the lock held and write the store immediately."""
+        # A pair refreshed earlier but never stored (full disk, quota, read-only mount) is the live one:
+        # the store's refresh token was rotated away. Put it back before anything else.
+        recovered = self._recover_unsaved(cur)
+        if recovered is not None:
+            if self.is_fresh(recovered):
+                return recovered
+            cur = recovered
         if not cur.refresh_token:
             raise ReauthRequired(f"the stored token in {self.path} has no refresh token; run "
                                  f"`snakemake-majora login`")
@@ -182,36 +217,139 @@ class CredentialManager:
             self.store.clean_stale_tmp()
         from . import oauth  # lazy: requests/tenacity are not needed while the token is fresh
 
-        # The lock was taken a moment ago, but a lease can be overtaken while this process stands still
-        # (SIGSTOP, a suspended job, a paused VM): then a peer has rotated the refresh token we hold, and
-        # sending it would make a strict server revoke the whole token family. Look once more right
-        # before the request; what remains is the instant between this read and the POST.
-        rotated = self._rotated_by_peer(cur)
-        if rotated is not None:
-            return rotated
-        log.info("refreshing token (%s; generation %d, by %s)", why, cur.generation, holder_id())
+        # Majora rotates the pair as soon as it answers: if the new record cannot be written then, the
+        # credential is lost. So the disk blocks are taken now, before the request; if that fails,
+        # nothing has been sent and the old pair still works.
+        reservation = self._reserve(cur)
         try:
-            tok, t_before = oauth.refresh(self.settings, self.session, cur.refresh_token)
-        except oauth.InvalidGrant:
+            # The lock was taken a moment ago, but a lease can be overtaken while this process stands
+            # still (SIGSTOP, a suspended job, a paused VM): then a peer has rotated the refresh token we
+            # hold, and sending it would make a strict server revoke the whole token family. Look once
+            # more right before the request; what remains is the instant between this read and the POST.
             rotated = self._rotated_by_peer(cur)
             if rotated is not None:
                 return rotated
-            cur.invalid = {"since": time.time(), "reason": "invalid_grant", "generation": cur.generation,
-                           "by": holder_id()}
-            self.store.write(cur)
-            raise ReauthRequired(
-                "Majora rejected the stored refresh token (invalid_grant); the token file was kept and "
-                "marked "
-                "invalid; run `snakemake-majora login`"
-            ) from None
-        new = TokenRecord.from_token_response(
-            tok, domain=self.settings.domain, client_id=self.settings.client_id or "",
-            user=self.settings.user, t_before=t_before, generation=cur.generation + 1)
-        if not new.refresh_token:
-            new.refresh_token = cur.refresh_token
-        self.store.write(new)
+            log.info("refreshing token (%s; generation %d, by %s)", why, cur.generation, holder_id())
+            # Ctrl-C or SIGTERM between Majora's answer and the write would lose the new pair: they
+            # take effect once it is stored (at most the refresh's deadline later).
+            with _signals_deferred():
+                try:
+                    tok, t_before = oauth.refresh(self.settings, self.session, cur.refresh_token,
+                                                  budget=self._refresh_budget())
+                except oauth.InvalidGrant:
+                    rotated = self._rotated_by_peer(cur)
+                    if rotated is not None:
+                        return rotated
+                    cur.invalid = {"since": time.time(), "reason": "invalid_grant",
+                                   "generation": cur.generation, "by": holder_id()}
+                    self.store.write(cur)
+                    raise ReauthRequired(
+                        "Majora rejected the stored refresh token (invalid_grant); the token file was kept "
+                        "and marked invalid; run `snakemake-majora login`"
+                    ) from None
+                new = TokenRecord.from_token_response(
+                    tok, domain=self.settings.domain, client_id=self.settings.client_id or "",
+                    user=self.settings.user, t_before=t_before, generation=cur.generation + 1)
+                if not new.refresh_token:
+                    new.refresh_token = cur.refresh_token
+                self._save_refreshed(new, reservation)
+        finally:
+            reservation.discard()
         log.info("token refreshed: generation %d, valid %.0fs", new.generation, new.expires_at - t_before)
         return new
+
+    def _refresh_budget(self) -> float:
+        """Seconds the refresh may take. Under a lease it must end well inside the lease, or a waiter takes
+        the lease over while the request is still out and sends the same refresh token."""
+        from .oauth import REFRESH_BUDGET
+
+        if self.lock.backend == "lease":
+            return max(1.0, min(REFRESH_BUDGET, self.lock.lease_duration * 0.75))
+        return REFRESH_BUDGET
+
+    def _reserve(self, cur: TokenRecord) -> Reservation:
+        """Disk space for the next record, or a clear error with nothing sent to Majora."""
+        try:
+            return self.store.reserve(max(RESERVE_MIN, 4 * len(cur.to_json())))
+        except OSError as exc:
+            raise TemporaryError(
+                f"cannot write the token file in {self.path.parent} "
+                f"({exc.strerror or errno.errorcode.get(exc.errno or 0, exc)}); the token was not "
+                "refreshed and still works until it expires. Free space or quota there (or make it "
+                "writable), then try again"
+            ) from None
+
+    def _save_refreshed(self, new: TokenRecord, reservation: Reservation) -> None:
+        """Store a pair Majora has just issued; if the store refuses it, never let the pair be lost.
+
+        The old pair is dead at this point. Order: the reserved blocks; a few plain retries; then keep
+        it in this process's memory (every later call uses it, and the next refresh puts it back) and
+        in a rescue file, and fail loudly with the way to recover.
+        """
+        try:
+            reservation.commit(new)
+            return
+        except OSError as exc:
+            first = exc
+        from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_fixed
+
+        self._unsaved = new
+        try:
+            for attempt in Retrying(retry=retry_if_exception_type(OSError), stop=stop_after_attempt(3),
+                                    wait=wait_fixed(0.2), reraise=True):
+                with attempt:
+                    self.store.write(new)
+            self._unsaved = None
+            log.warning("the token store %s was written on a second attempt (first: %s)", self.path,
+                        first.strerror)
+            return
+        except OSError as exc:
+            why = exc.strerror or str(exc)
+        rescue = self.store.write_rescue(new)
+        where = (f"it was saved to {rescue} (0600) and is kept in this process's memory"
+                 if rescue else "no rescue file could be written either: it lives only in this process's "
+                 "memory, which keeps working until it exits")
+        msg = (f"the token was refreshed but the token file {self.path} could not be written ({why}); "
+               f"the stored refresh token is now dead and the credential is at risk: {where}. Free space "
+               "or quota there (or make it writable), then run `snakemake-majora refresh`, which puts the "
+               "rescued token back"
+               + (f" (or by hand: mv {rescue} {self.path})" if rescue else ""))
+        raise TokenSaveError(msg)
+
+    def _recover_unsaved(self, cur: TokenRecord) -> TokenRecord | None:
+        """Write back a newer pair this process or a rescue file holds (lock held); return it, or None."""
+        cands: list[tuple[Path | None, TokenRecord]] = []
+        if self._unsaved is not None:
+            cands.append((None, self._unsaved))
+        found = self.store.read_rescue()
+        if found is not None:
+            cands.append(found)
+        mine = (self.settings.domain, self.settings.client_id or "", self.settings.user)
+        live = [(p, r) for p, r in cands
+                if r.generation > cur.generation and (r.domain, r.client_id, r.user) == mine]
+        if not live:
+            # The store already holds these pairs or newer ones (a peer recovered them, or a new login).
+            self._unsaved = None
+            if found is not None:
+                with contextlib.suppress(OSError):
+                    found[0].unlink()
+            return None
+        where, cand = max(live, key=lambda c: c[1].generation)
+        try:
+            self.store.write(cand)
+        except OSError as exc:
+            raise TokenSaveError(
+                f"the token file {self.path} still cannot be written ({exc.strerror}); the live credential "
+                f"is kept in {where or 'this process'}: free space or quota there (or make it writable), "
+                "then run `snakemake-majora refresh`"
+            ) from None
+        log.warning("recovered the refreshed token (generation %d) that could not be stored before, from %s",
+                    cand.generation, where or "this process's memory")
+        self._unsaved = None
+        if found is not None:
+            with contextlib.suppress(OSError):
+                found[0].unlink()
+        return cand
 
     def _rotated_by_peer(self, cur: TokenRecord) -> TokenRecord | None:
         """The store's record if a peer replaced ``cur`` while this process held the lock, else None.
@@ -235,13 +373,31 @@ class CredentialManager:
         return again
 
     # -- login / logout / status -------------------------------------------------------------------
-    def save_new_token(self, tok: dict[str, Any], t_before: float) -> TokenRecord:
-        """Store a token from a login or import (generation + 1, invalid cleared), under the lock."""
+    def working(self, rec: TokenRecord | None) -> bool:
+        """True if ``rec`` is a credential that works without a human: not marked invalid, and either
+        refreshable or still valid."""
+        if rec is None or rec.invalid:
+            return False
+        return bool(rec.refresh_token) or rec.expires_at > self.clock()
+
+    def save_new_token(self, tok: dict[str, Any], t_before: float, *,
+                       replace_working: bool = True, what: str = "login") -> TokenRecord:
+        """Store a token from a login or import (generation + 1, invalid cleared), under the lock.
+
+        With ``replace_working=False`` a store that holds a working credential is left alone and
+        :class:`CredentialExists` is raised: an imported token may be an older one Majora has already
+        rotated, and replacing the live pair with it loses both.
+        """
         deadline = time.monotonic() + self.lock_wait
         while True:
             try:
                 with self.lock.hold(timeout=min(LOCK_SLICE, max(0.01, deadline - time.monotonic()))):
                     cur = self.store.read(force=True)
+                    if not replace_working and self.working(cur):
+                        raise CredentialExists(
+                            f"the token store {self.path} already holds a working credential (generation "
+                            f"{cur.generation}); the {what} was not saved, so it cannot replace the live "
+                            "token with an older one. Add --force to replace it anyway")
                     rec = TokenRecord.from_token_response(
                         tok, domain=self.settings.domain, client_id=self.settings.client_id or "",
                         user=self.settings.user, t_before=t_before,

@@ -86,7 +86,8 @@ class Demo:
         password = secrets.token_urlsafe(16)
         out = server.setup({
             "seed": {"biosamples": BIOSAMPLES},
-            "users": [{"username": DEMO_USER, "password": password, "org": DEMO_ORG, "all_perms": True}],
+            "users": [{"username": DEMO_USER, "password": password, "org": DEMO_ORG, "all_perms": True,
+                       "totp": True}],
             "apps": [{"name": "snakemake-majora-demo"}],
         })
         state = {"password": password, "client_id": out["apps"][0]["client_id"],

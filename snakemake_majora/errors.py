@@ -37,6 +37,10 @@ class UsageError(MajoraError):
     exit_code = EX_USAGE
 
 
+class CredentialExists(UsageError):
+    """A login or import would replace a working credential and was not told to (``--force``)."""
+
+
 class ConfigError(MajoraError):
     """Missing, malformed or unsafe configuration (including the token store file)."""
 
@@ -75,6 +79,10 @@ class TemporaryError(MajoraError):
 
 class LockTimeoutError(TemporaryError):
     """Waited too long for the token lock held by another process."""
+
+
+class TokenSaveError(TemporaryError):
+    """A refreshed token could not be written to the store: the credential is at risk (see message)."""
 
 
 class MajoraAPIError(MajoraError):

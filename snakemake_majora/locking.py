@@ -14,6 +14,7 @@ import errno
 import logging
 import os
 import random
+import re
 import socket
 import threading
 import time
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import ConfigError
-from .store import ensure_private_dir
+from .store import ensure_private_dir, open_private
 
 if TYPE_CHECKING:
     import filelock
@@ -37,6 +38,9 @@ _FALLBACK_ERRNOS = {errno.ENOLCK, errno.ENOSYS, getattr(errno, "EOPNOTSUPP", 95)
 _THREAD_LOCKS: dict[str, threading.Lock] = {}
 _REGISTRY_LOCK = threading.Lock()
 _warned_fallback: set[str] = set()
+HOLDER_MAX = 200
+# What _write_holder writes: host:pid since <UTC time>. Anything else is not shown.
+_HOLDER_SHAPE = re.compile(r"[A-Za-z0-9._-]{1,100}:\d{1,10} since \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 
 
 class LockBusy(Exception):
@@ -152,6 +156,8 @@ class TokenLock:
 
         if self._flock is None:
             self._flock = self._make()
+        if self.backend == "flock":
+            self._check_lock_file()
         try:
             # Jitter the slice so that many waiters do not poll in lockstep.
             self._flock.acquire(timeout=max(0.0, timeout) * (0.8 + 0.4 * random.random()))
@@ -193,19 +199,40 @@ class TokenLock:
 
     def _write_holder(self) -> None:
         # Non-secret diagnostics for peers that time out waiting.
-        with contextlib.suppress(OSError):
-            flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
-            fd = os.open(self.holder_path, flags, 0o600)
+        with contextlib.suppress(OSError, ConfigError):
+            fd = open_private(self.holder_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
             with os.fdopen(fd, "w") as fh:
                 fh.write(f"{socket.gethostname()}:{os.getpid()} since "
                          f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}\n")
 
     def holder(self) -> str:
-        """The last recorded holder (``host:pid since <UTC time>``), or ``unknown``."""
+        """The last recorded holder (``host:pid since <UTC time>``), or ``unknown``.
+
+        The text ends up in error messages, so it is read without following a symlink, from a regular
+        file of ours only, at most a line, and shown only if it has the shape we write: someone who can
+        write the directory must not be able to make us print the token file.
+        """
         try:
-            return self.holder_path.read_text().strip() or "unknown"
+            fd = open_private(self.holder_path, os.O_RDONLY)
+        except (OSError, ConfigError):
+            return "unknown"
+        try:
+            raw = os.read(fd, HOLDER_MAX)
         except OSError:
             return "unknown"
+        finally:
+            os.close(fd)
+        text = raw.decode("ascii", "replace").strip()
+        return text if _HOLDER_SHAPE.fullmatch(text) else "unknown (unexpected .holder file)"
+
+    def _check_lock_file(self) -> None:
+        """The flock sidecar must be a regular file of ours, not a symlink: a foreign ``.lock`` can be held
+        by its owner for ever, and a planted link would make filelock open (and truncate) its target."""
+        try:
+            fd = open_private(self.lock_path, os.O_RDONLY | os.O_CREAT)
+        except OSError as exc:
+            raise ConfigError(f"cannot open the token lock {self.lock_path}: {exc.strerror}") from None
+        os.close(fd)
 
 
 def lock_test(lock: TokenLock, seconds: float, log_path: Path | None = None) -> dict[str, object]:

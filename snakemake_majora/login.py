@@ -12,7 +12,7 @@ from typing import Any
 
 from . import oauth
 from .credentials import CredentialManager
-from .errors import AuthError, ConfigError, UsageError
+from .errors import AuthError, ConfigError, CredentialExists, MajoraError, UsageError
 from .logsafe import register_secret
 from .store import TokenRecord, atomic_write_private, ensure_private_dir
 
@@ -59,26 +59,43 @@ def _pending_state(mgr: CredentialManager) -> str:
     return str(data["state"])
 
 
-def finish_login(mgr: CredentialManager, callback_url: str) -> TokenRecord:
-    """Complete a login started with :func:`start_login` from the pasted callback URL."""
+def refuse_if_working(mgr: CredentialManager, what: str) -> None:
+    """Raise CredentialExists now (before any server call) if the store holds a working credential."""
+    try:
+        cur = mgr.store.read(force=True)
+    except MajoraError:
+        return  # a corrupt store is no credential to protect; the save reports it
+    if mgr.working(cur):
+        raise CredentialExists(
+            f"the token store {mgr.path} already holds a working credential (generation "
+            f"{cur.generation if cur else 0}); the {what} would replace it. Add --force to replace it anyway")
+
+
+def finish_login(mgr: CredentialManager, callback_url: str, *, keep: bool = False) -> TokenRecord:
+    """Complete a login started with :func:`start_login` from the pasted callback URL. With ``keep``, a
+    store that holds a working credential is not replaced (checked again under the lock)."""
     _require_oauth(mgr)
     state = _pending_state(mgr)
     code = oauth.parse_callback(mgr.settings, callback_url, state)
+    if keep:
+        refuse_if_working(mgr, "login")
     tok, t_before = oauth.exchange_code(mgr.settings, code, mgr.session)
-    rec = mgr.save_new_token(tok, t_before)
+    rec = mgr.save_new_token(tok, t_before, replace_working=not keep, what="login")
     pending_path(mgr).unlink(missing_ok=True)
     return rec
 
 
 def interactive_login(mgr: CredentialManager, read_line: Callable[[str], str],
-                      say: Callable[[str], None]) -> TokenRecord:
+                      say: Callable[[str], None], *, keep: bool = False) -> TokenRecord:
     """Print the authorize URL, then accept the pasted callback URL (3 tries)."""
+    if keep:
+        refuse_if_working(mgr, "login")
     url = start_login(mgr)
     say(f"Open this URL, log in to Majora and approve access:\n\n  {url}\n")
     for attempt in range(1, TRIES + 1):
         pasted = read_line("Paste the full URL of the page you were sent to: ")
         try:
-            return finish_login(mgr, pasted)
+            return finish_login(mgr, pasted, keep=keep)
         except UsageError as exc:
             if attempt == TRIES:
                 raise
@@ -86,9 +103,16 @@ def interactive_login(mgr: CredentialManager, read_line: Callable[[str], str],
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def import_ocarina(mgr: CredentialManager, path: Path | None = None) -> TokenRecord:
-    """Import the broadest still-refreshable token from Ocarina's tokens file (``{scope: token dict}``)."""
+def import_ocarina(mgr: CredentialManager, path: Path | None = None, *, force: bool = False) -> TokenRecord:
+    """Import the broadest still-refreshable token from Ocarina's tokens file (``{scope: token dict}``).
+
+    Refuses (unless ``force``) to replace a working credential: Ocarina's copy may be a pair this store
+    has already rotated, and the next refresh with it would get invalid_grant (a strict server then
+    revokes the whole family, the live token included).
+    """
     _require_oauth(mgr)
+    if not force:
+        refuse_if_working(mgr, "import")
     path = Path(path or mgr.settings.ocarina_tokens_file or Path.home() / ".ocarina-tokens").expanduser()
     try:
         data = json.loads(path.read_text())
@@ -114,7 +138,7 @@ def import_ocarina(mgr: CredentialManager, path: Path | None = None) -> TokenRec
     expires_in = float(tok.get("expires_in") or 36000)
     expires_at = float(tok.get("expires_at") or now)
     tok["expires_in"] = expires_in
-    return mgr.save_new_token(tok, t_before=expires_at - expires_in)
+    return mgr.save_new_token(tok, t_before=expires_at - expires_in, replace_working=force, what="import")
 
 
 def stdin_is_interactive() -> bool:

@@ -17,20 +17,31 @@ import hashlib
 import logging
 import re
 import threading
+from collections.abc import Callable
+from typing import Any
 
 _SECRETS: set[str] = set()
 _SECRETS_LOCK = threading.Lock()
 _MIN_SECRET_LEN = 6
 
+_KEYS = r"(?:access_token|refresh_token|client_secret|password|api_key|token|code)"
 _PATTERNS = [
     re.compile(
-        r"""(?P<k>(?<![A-Za-z0-9_])["']?(?:access_token|refresh_token|client_secret|password|api_key|token|code)["']?\s*[:=]\s*["']?)"""
+        rf"""(?P<k>(?<![A-Za-z0-9_])["']?{_KEYS}["']?\s*[:=]\s*["']?)"""
         r"""(?P<v>[^"'\s,&}]+)""",
         re.IGNORECASE,
     ),
+    # The same pairs URL-encoded (a form body or query string inside a logged URL): key%3Dvalue,
+    # "key"%3A"value".
+    re.compile(rf"(?P<k>(?:(?<![A-Za-z0-9_])|(?<=%[0-9A-Fa-f]{{2}})){_KEYS}(?:%22)?(?:%3D|%3A)(?:%20|\+)*(?:%22)?)(?P<v>[^%&\s\"']+)",
+               re.IGNORECASE),
     re.compile(r"(?P<k>Bearer\s+)(?P<v>[A-Za-z0-9._~+/=-]+)", re.IGNORECASE),
+    re.compile(r"(?P<k>Basic\s+)(?P<v>[A-Za-z0-9+/]{4,}=*)", re.IGNORECASE),
+    # user:password@ in a URL
+    re.compile(r"(?P<k>[a-z][a-z0-9+.-]*://[^/@\s:]*:)(?P<v>[^/@\s]+)(?=@)", re.IGNORECASE),
 ]
 _NOISY_LOGGERS = ("requests_oauthlib", "oauthlib")
+_OURS = ("snakemake_majora", "snakemake_storage_plugin_majora", *_NOISY_LOGGERS)
 _installed = False
 
 
@@ -101,6 +112,27 @@ def clamp_noisy_loggers() -> None:
             lg.addFilter(_FILTER)
 
 
+def _redacting_factory(base: Callable[..., logging.LogRecord]) -> Callable[..., logging.LogRecord]:
+    def make(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = base(*args, **kwargs)
+        if record.name.split(".")[0] in _OURS:
+            _FILTER.filter(record)
+        return record
+
+    make._majora_redacting = True  # type: ignore[attr-defined]
+    return make
+
+
+def install_record_factory() -> None:
+    """Redact records of our loggers (and of oauthlib's) as they are created, whichever handler gets
+    them: logger filters only cover loggers that existed when :func:`install` ran, and modules imported
+    lazily (``snakemake_majora.oauth``) create theirs later."""
+    with _SECRETS_LOCK:
+        base = logging.getLogRecordFactory()
+        if not getattr(base, "_majora_redacting", False):
+            logging.setLogRecordFactory(_redacting_factory(base))
+
+
 def install(handler: logging.Handler | None = None) -> None:
     """Clamp noisy loggers and attach the redacting filter to ``handler`` and to every root handler.
 
@@ -108,6 +140,7 @@ def install(handler: logging.Handler | None = None) -> None:
     """
     global _installed
     clamp_noisy_loggers()
+    install_record_factory()
     # Logger filters only see records created on that very logger, so attach to each of ours.
     names = ["snakemake_majora"] + [n for n in list(logging.root.manager.loggerDict)
                                     if n.startswith("snakemake_majora.")]

@@ -31,10 +31,14 @@ from tenacity import (
 from .config import Settings
 from .errors import AuthError, ConfigError, ServerError, TemporaryError, UsageError
 from .logsafe import clamp_noisy_loggers, fingerprint, register_secret
+from .transport import new_session, total_deadline
 
 log = logging.getLogger(__name__)
 
 REFRESH_TIMEOUT = (5.0, 30.0)
+#: Whole-request deadline on the token endpoint (connect, send, answer): a trickling server must not hold
+#: the refresh lock.
+TOKEN_DEADLINE = 35.0
 REFRESH_BUDGET = 60.0
 MAX_SLEEP = 30.0
 
@@ -100,32 +104,50 @@ def parse_callback(settings: Settings, callback_url: str, expected_state: str) -
 
 def exchange_code(settings: Settings, code: str,
                   session: requests.Session | None = None) -> tuple[dict, float]:
-    """Exchange an authorization code for tokens; returns (token dict, clock taken before the POST)."""
-    from oauthlib.oauth2 import OAuth2Error
-    from requests_oauthlib import OAuth2Session
+    """Exchange an authorization code for tokens; returns (token dict, clock taken before the POST).
 
-    clamp_noisy_loggers()
-    _allow_loopback_http(settings)
-    sess = OAuth2Session(settings.client_id, redirect_uri=settings.redirect_uri, scope=list(settings.scopes))
-    if session is not None:
-        sess.mount("https://", session.get_adapter("https://"))
-        sess.mount("http://", session.get_adapter("http://"))
+    A plain POST, like the refresh, so that a redirect is never followed: following it would send the
+    client secret and the code to wherever the redirect points.
+    """
+    data = {"grant_type": "authorization_code", "code": code, "redirect_uri": settings.redirect_uri,
+            "client_id": settings.client_id, "client_secret": settings.client_secret}
     t_before = time.time()
     try:
-        tok = sess.fetch_token(settings.token_url, code=code, client_secret=settings.client_secret,
-                               include_client_id=True, timeout=REFRESH_TIMEOUT)
-    except OAuth2Error as exc:
-        err = getattr(exc, "error", "error")
-        if err in ("invalid_client", "unauthorized_client"):
-            raise ConfigError(f"Majora rejected the client id/secret ({err}); check client_id and "
-                              f"client_secret") from None
-        raise AuthError(f"code exchange failed ({err}); the code is valid for 60 s only, run "
-                        f"`snakemake-majora login` again") from None
+        with total_deadline(TOKEN_DEADLINE):
+            r = (session or new_session()).post(settings.token_url, data=data, timeout=REFRESH_TIMEOUT,
+                                                headers={"Accept": "application/json"}, allow_redirects=False)
     except requests.RequestException as exc:
         raise TemporaryError(f"cannot reach {settings.token_url}: {type(exc).__name__}") from None
+    _refuse_redirect(r, settings.token_url)
+    if r.status_code in (400, 401):
+        err = _token_error(r) or "error"
+        if err in ("invalid_client", "unauthorized_client"):
+            raise ConfigError(f"Majora rejected the client id/secret ({err}); check client_id and "
+                              f"client_secret")
+        raise AuthError(f"code exchange failed ({err}); the code is valid for 60 s only, run "
+                        f"`snakemake-majora login` again")
+    if r.status_code != 200:
+        raise ServerError(f"token endpoint answered HTTP {r.status_code} to the code exchange",
+                          status=r.status_code)
+    try:
+        tok = r.json()
+    except ValueError:
+        raise ServerError("token endpoint answered 200 with a non-JSON body", status=200) from None
+    if not isinstance(tok, dict) or not tok.get("access_token"):
+        raise ServerError("token endpoint answered 200 without an access_token", status=200)
     register_secret(tok.get("access_token"))
     register_secret(tok.get("refresh_token"))
     return dict(tok), t_before
+
+
+def _refuse_redirect(r: requests.Response, url: str) -> None:
+    """Token-endpoint calls carry the client secret and a token: a redirect is an error, never followed."""
+    if 300 <= r.status_code < 400:
+        target = urlsplit(r.headers.get("Location", ""))
+        where = f"{target.scheme}://{target.hostname}" if target.hostname else "elsewhere"
+        raise ServerError(f"{url} answered HTTP {r.status_code} redirecting to {where}; not following it "
+                          "(the client secret would go there): check the domain setting",
+                          status=r.status_code)
 
 
 def _connect_failed(exc: BaseException) -> bool:
@@ -175,15 +197,17 @@ def _token_error(r: requests.Response) -> str:
     return str(data.get("error", "")) if isinstance(data, dict) else ""
 
 
-def post_refresh_once(settings: Settings, session: requests.Session,
-                      refresh_token: str) -> tuple[dict, float]:
-    """One refresh POST, classified. Returns (token dict, clock before sending)."""
+def post_refresh_once(settings: Settings, session: requests.Session, refresh_token: str,
+                      deadline: float = TOKEN_DEADLINE) -> tuple[dict, float]:
+    """One refresh POST, classified, finished within ``deadline`` seconds. Returns (token dict, clock
+    before sending)."""
     data = {"grant_type": "refresh_token", "refresh_token": refresh_token,
             "client_id": settings.client_id, "client_secret": settings.client_secret}
     t_before = time.time()
     try:
-        r = session.post(settings.token_url, data=data, timeout=REFRESH_TIMEOUT,
-                         headers={"Accept": "application/json"}, allow_redirects=False)
+        with total_deadline(deadline):
+            r = session.post(settings.token_url, data=data, timeout=REFRESH_TIMEOUT,
+                             headers={"Accept": "application/json"}, allow_redirects=False)
     except requests.RequestException as exc:
         if _connect_failed(exc):
             raise RetryableRefreshError(f"connection to the token endpoint failed "
@@ -216,22 +240,36 @@ def post_refresh_once(settings: Settings, session: requests.Session,
     return tok, t_before
 
 
-def refresh(settings: Settings, session: requests.Session, refresh_token: str) -> tuple[dict, float]:
-    """Refresh with the retry rules above. Raises InvalidGrant, AuthError, ConfigError or TemporaryError."""
+def refresh(settings: Settings, session: requests.Session, refresh_token: str,
+            budget: float = REFRESH_BUDGET) -> tuple[dict, float]:
+    """Refresh with the retry rules above, all attempts (and their sleeps) within ``budget`` seconds.
+    Raises InvalidGrant, AuthError, ConfigError or TemporaryError."""
     ambiguous_left = 1
+    end = time.monotonic() + budget
+
+    def left() -> float:
+        return end - time.monotonic()
+
+    def wait(rs: Any) -> float:
+        # Never sleep past the budget: the caller's lease must outlast the whole refresh.
+        return max(0.0, min(_wait(rs), left() - 1.0))
+
     while True:
         try:
             for attempt in Retrying(
-                retry=retry_if_exception_type(RetryableRefreshError), wait=_wait,
-                stop=stop_after_attempt(5) | stop_after_delay(REFRESH_BUDGET), reraise=True,
+                retry=retry_if_exception_type(RetryableRefreshError), wait=wait,
+                stop=stop_after_attempt(5) | stop_after_delay(budget), reraise=True,
                 before_sleep=lambda rs: log.warning("token refresh: %s; retrying", rs.outcome.exception()),
             ):
                 with attempt:
-                    return post_refresh_once(settings, session, refresh_token)
+                    if left() <= 0.5:
+                        raise RetryableRefreshError("no time left within the refresh budget")
+                    return post_refresh_once(settings, session, refresh_token,
+                                             deadline=min(TOKEN_DEADLINE, left()))
         except RetryableRefreshError as exc:
             raise TemporaryError(f"token refresh failed: {exc}; try again later") from None
         except AmbiguousRefreshError as exc:
-            if ambiguous_left <= 0:
+            if ambiguous_left <= 0 or left() <= 1.0:
                 raise TemporaryError(f"token refresh failed: {exc}; try again later") from None
             ambiguous_left -= 1
             log.warning("token refresh: %s; trying once more", exc)
@@ -240,11 +278,14 @@ def refresh(settings: Settings, session: requests.Session, refresh_token: str) -
 
 def revoke(settings: Settings, session: requests.Session, token: str, hint: str) -> None:
     """Ask Majora to revoke a token (``logout --revoke``)."""
+    url = settings.domain + "o/revoke_token/"
     try:
-        r = session.post(settings.domain + "o/revoke_token/", timeout=REFRESH_TIMEOUT,
-                         data={"token": token, "token_type_hint": hint, "client_id": settings.client_id,
-                               "client_secret": settings.client_secret})
+        with total_deadline(TOKEN_DEADLINE):
+            r = session.post(url, timeout=REFRESH_TIMEOUT, allow_redirects=False,
+                             data={"token": token, "token_type_hint": hint, "client_id": settings.client_id,
+                                   "client_secret": settings.client_secret})
     except requests.RequestException as exc:
-        raise TemporaryError(f"cannot reach {settings.domain}o/revoke_token/: {type(exc).__name__}") from None
+        raise TemporaryError(f"cannot reach {url}: {type(exc).__name__}") from None
+    _refuse_redirect(r, url)
     if r.status_code != 200:
         raise ServerError(f"revoking the token failed (HTTP {r.status_code})", status=r.status_code)

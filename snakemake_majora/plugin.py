@@ -10,8 +10,8 @@ shared credential under its lock. See docs/plugin.md.
 
 import hashlib
 import os
+import secrets
 import sys
-import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -373,9 +373,14 @@ class StorageObject(StorageObjectRead):
 
     def local_suffix(self) -> str:
         """``<kind>/<id>.json`` etc.; for wildcard queries the same with the wildcards left in."""
-        if self._parsed is not None:
-            return self._parsed.local_suffix
-        return queries.pattern_suffix(self.query)
+        suffix = self._parsed.local_suffix if self._parsed is not None else queries.pattern_suffix(self.query)
+        # Snakemake writes, and later deletes, whatever file this names: it must stay inside the storage
+        # prefix whatever the query says (validation already refuses '/' and '..' in values; this is the
+        # second fence).
+        if os.path.isabs(suffix) or os.path.normpath(suffix).split(os.sep)[0] == "..":
+            raise WorkflowError(f"majora query {self.query} would be stored outside .snakemake/storage; "
+                                "use letters, digits and '._+-' in identifiers and filter values.")
+        return suffix
 
     async def inventory(self, cache: IOCacheStorageInterface) -> None:
         """Fill Snakemake's IO cache from the (single) fetch of this record."""
@@ -421,11 +426,13 @@ class StorageObject(StorageObjectRead):
             raise WorkflowError(f"{self.print_query} does not exist on Majora.")
         dest = Path(self.local_path())
         dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=dest.name + ".", suffix=".part")
+        # Majora records are access-controlled data: the copy is created 0666 minus the user's umask (a
+        # group-private umask keeps it group-private), never widened afterwards.
+        tmp = str(dest.with_name(f".{dest.name}.{os.getpid()}.{secrets.token_hex(4)}.part"))
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o666)
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(rec.body)
-            os.chmod(tmp, 0o644)
             mtime = self._mtime(rec)
             # local == storage mtime: Snakemake re-downloads only when the record really changed.
             os.utime(tmp, (mtime, mtime))

@@ -103,9 +103,16 @@ def has_wildcards(query: str) -> bool:
     return bool(_WILDCARD.search(query))
 
 
-def _check_value(kind: str, name: str, value: str) -> str:
-    """Normalise one filter value or raise QueryError."""
-    if _PLACEHOLDER in value:
+def _check_value(kind: str, name: str, value: str, placeholders: bool = False) -> str:
+    """Normalise one filter value or raise QueryError.
+
+    A value holding a wildcard placeholder cannot be checked against its type yet, but it becomes part
+    of a file name, so even then only identifier characters are tolerated. A concrete query never gets
+    that leniency: ``W1LDCARD/../..`` typed literally is just a bad value (issue 12, item 2).
+    """
+    if placeholders and _PLACEHOLDER in value:
+        if not _IDENT.fullmatch(value):
+            raise QueryError(f"filter {name}={value!r} has characters other than letters, digits, '._+-'")
         return value
     if kind == "bool":
         low = value.lower()
@@ -129,7 +136,8 @@ def _check_value(kind: str, name: str, value: str) -> str:
     return value
 
 
-def _parse_params(qs: str, allowed: dict[str, str], kind: str) -> tuple[tuple[str, str], ...]:
+def _parse_params(qs: str, allowed: dict[str, str], kind: str,
+                  placeholders: bool = False) -> tuple[tuple[str, str], ...]:
     if not qs:
         return ()
     if not allowed:
@@ -142,14 +150,14 @@ def _parse_params(qs: str, allowed: dict[str, str], kind: str) -> tuple[tuple[st
             raise QueryError(f"filter {name!r} given twice")
         if value == "":
             raise QueryError(f"filter {name!r} has no value")
-        seen[name] = _check_value(allowed[name], name, value)
+        seen[name] = _check_value(allowed[name], name, value, placeholders)
     if "&" in qs and not all(part and "=" in part for part in qs.split("&")):
         raise QueryError(f"malformed filters {qs!r} (expected name=value&name=value)")
     return tuple(sorted(seen.items()))
 
 
-def _parse(query: str) -> Query:
-    """Parse a query whose wildcards have been replaced by placeholders."""
+def _parse(query: str, placeholders: bool = False) -> Query:
+    """Parse a query; with ``placeholders``, its wildcards have been replaced by placeholders."""
     if not isinstance(query, str) or not query.startswith(SCHEME):
         raise QueryError("not a majora:// query")
     rest = query[len(SCHEME) :]
@@ -167,12 +175,12 @@ def _parse(query: str) -> Query:
     if kind == "summary":
         if key:
             raise QueryError("summary takes no path, only ?gte_date=YYYY-MM-DD")
-        return Query("summary", "", _parse_params(qs, SUMMARY_FILTERS, kind))
+        return Query("summary", "", _parse_params(qs, SUMMARY_FILTERS, kind, placeholders))
     if not key:
         raise QueryError(f"missing the {kind} identifier")
     if not _IDENT.fullmatch(key):
         raise QueryError(f"{kind} identifier {key!r} must be letters, digits and '._+-', without '/'")
-    params = _parse_params(qs, PAG_FILTERS if kind == "pag" else {}, kind)
+    params = _parse_params(qs, PAG_FILTERS if kind == "pag" else {}, kind, placeholders)
     return Query(kind, key, params, table)
 
 
@@ -181,7 +189,8 @@ def validate(query: str) -> str | None:
     try:
         if not isinstance(query, str):
             return "query must be a string"
-        _parse(_WILDCARD.sub(_PLACEHOLDER, query))
+        wild = has_wildcards(query)
+        _parse(_WILDCARD.sub(_PLACEHOLDER, query) if wild else query, placeholders=wild)
     except QueryError as e:
         return f"{e}; valid forms: {VALID_FORMS}"
     except Exception as e:  # never let a plugin check break Snakemake's provider inference
@@ -223,7 +232,7 @@ def pattern_suffix(query: str) -> str:
         return f"{_PLACEHOLDER}{len(found) - 1}X"
 
     try:
-        suffix = _parse(_WILDCARD.sub(hold, query)).local_suffix
+        suffix = _parse(_WILDCARD.sub(hold, query), placeholders=True).local_suffix
     except Exception:
         # Invalid queries are rejected by Snakemake via is_valid_query; keep a harmless unique name.
         return "invalid/" + re.sub(r"[^A-Za-z0-9._-]+", "_", str(query))

@@ -29,6 +29,10 @@ log = logging.getLogger(__name__)
 STORE_VERSION = 1
 TMP_SUFFIX = ".tmp"
 STALE_TMP_SECONDS = 3600
+DEFAULT_LIFETIME = 36000  # Majora's ACCESS_TOKEN_EXPIRE_SECONDS
+RESCUE_SUFFIX = ".rescue"
+#: Bytes reserved on disk before a refresh: a record is ~600 bytes; tokens may grow, never by this much.
+RESERVE_MIN = 8192
 
 
 @dataclass
@@ -70,20 +74,61 @@ class TokenRecord:
         """Build a record from a token endpoint response; ``expires_at`` counts from before the POST."""
         scope = tok.get("scope", "")
         if isinstance(scope, list | tuple):
-            scope = " ".join(scope)
+            scope = " ".join(str(s) for s in scope)
         return cls(
             domain=domain,
             client_id=client_id,
             user=user,
             access_token=str(tok["access_token"]),
             refresh_token=str(tok.get("refresh_token") or ""),
-            expires_at=t_before + float(tok.get("expires_in") or 36000),
+            expires_at=t_before + _lifetime(tok.get("expires_in")),
             obtained_at=t_before,
             scope=str(scope),
             token_type=str(tok.get("token_type") or "Bearer"),
             generation=generation,
             refreshed_by=holder_id(),
         )
+
+
+def _lifetime(raw: Any) -> float:
+    """Seconds from ``expires_in``. This runs after Majora has rotated the pair, so a malformed value must
+    not raise (the new pair would be lost): it falls back to Majora's default lifetime with a warning."""
+    try:
+        val = float(raw)
+    except (TypeError, ValueError):
+        val = float("nan")
+    if isinstance(raw, bool) or not 0 < val < 10 * 365 * 86400:  # NaN and inf fail too
+        if raw is not None:
+            log.warning("the token endpoint sent an unusable expires_in (%.40r); assuming %d s", raw,
+                        DEFAULT_LIFETIME)
+        return float(DEFAULT_LIFETIME)
+    return val
+
+
+#: The record's fields and the types a hand-edited or damaged file must have to be used.
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "domain": (str,), "client_id": (str,), "user": (str,), "access_token": (str,), "refresh_token": (str,),
+    "expires_at": (int, float), "obtained_at": (int, float), "scope": (str,), "token_type": (str,),
+    "generation": (int,), "refreshed_by": (str,), "invalid": (dict, type(None)), "version": (int,),
+}
+
+
+def _check_types(data: dict[str, Any], path: Path) -> None:
+    """Raise a one-line TokenStoreError naming the first field of the wrong type."""
+    for key, types in _FIELD_TYPES.items():
+        if key not in data:
+            continue
+        val = data[key]
+        ok = isinstance(val, types) and not (isinstance(val, bool) and bool not in types)
+        if ok and isinstance(val, float) and val != val:  # NaN
+            ok = False
+        if not ok:
+            want = " or ".join("null" if t is type(None) else t.__name__ for t in types)
+            shown = type(val).__name__ if key in ("access_token", "refresh_token") else repr(val)[:40]
+            raise TokenStoreError(
+                f"token file {path} has {key} = {shown}, which is not {want}; it was left untouched. "
+                "Move it aside and run `snakemake-majora login`"
+            )
 
 
 def holder_id() -> str:
@@ -98,16 +143,106 @@ def store_filename(domain: str, client_id: str, user: str) -> str:
     return f"{safe_user}-{digest}.json"
 
 
+_warned_dirs: set[str] = set()
+
+
 def ensure_private_dir(path: Path) -> None:
-    """Create ``path`` 0700 (before filelock would create it 0755); warn if an existing one is open."""
+    """Create ``path`` 0700 (before filelock would create it 0755) and check an existing one.
+
+    A directory that others can write is refused: whoever can write it can swap the token file, plant
+    a symlink as ``.lock`` or ``.holder``, or hold the lock forever. The one exception is a sticky
+    directory owned by the user (like ``/tmp``'s rules: others cannot touch our entries). A directory
+    others can only read gets one warning per process.
+    """
     try:
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        st = os.stat(path)
     except OSError as exc:
         raise ConfigError(f"cannot create token directory {path}: {exc.strerror}") from None
-    st = path.stat()
-    if st.st_mode & 0o077:
+    check_private_dir(path, st)
+
+
+def check_private_dir(path: Path, st: os.stat_result | None = None) -> None:
+    """The checks of :func:`ensure_private_dir` on an existing directory (nothing if it is missing)."""
+    if st is None:
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise ConfigError(f"cannot use token directory {path}: {exc.strerror}") from None
+    if not stat.S_ISDIR(st.st_mode):
+        raise ConfigError(f"token directory {path} is not a directory; move it aside")
+    mode = stat.S_IMODE(st.st_mode)
+    if st.st_uid != os.getuid():
+        raise ConfigError(f"token directory {path} belongs to uid {st.st_uid}, not to you; refusing to keep "
+                          "a credential there (set token_file or SNAKEMAKE_MAJORA_HOME to a directory of "
+                          "yours)")
+    if mode & 0o022 and not mode & stat.S_ISVTX:
+        raise ConfigError(f"token directory {path} is writable by group/others (mode {mode:o}); others could "
+                          f"replace the token or its lock. Run: chmod 700 {path}")
+    if mode & 0o077 and str(path) not in _warned_dirs:
+        _warned_dirs.add(str(path))
         log.warning("token directory %s is accessible by group/others (mode %o); run: chmod 700 %s",
-                    path, stat.S_IMODE(st.st_mode), path)
+                    path, mode, path)
+
+
+def open_private(path: Path, flags: int, mode: int = 0o600) -> int:
+    """Open a side file without following a symlink, and check with ``fstat`` that it is a regular
+    file of ours. Returns the fd; raises ConfigError (a planted link or foreign file) or OSError."""
+    try:
+        fd = os.open(path, flags | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0), mode)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ConfigError(f"{path} is a symbolic link; refusing to follow it. Remove it "
+                              f"(rm {path}); it is recreated as needed") from None
+        raise
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid():
+        os.close(fd)
+        what = "not a regular file" if not stat.S_ISREG(st.st_mode) else f"owned by uid {st.st_uid}"
+        raise ConfigError(f"{path} is {what}; refusing to use it. Remove it (rm {path}); it is recreated "
+                          "as needed")
+    return fd
+
+
+class Reservation:
+    """A temp file next to the store that already holds the disk blocks of the next record.
+
+    Made before the refresh POST: once Majora has rotated the pair, writing it must not be the first
+    moment we learn that the disk or the quota is full.
+    """
+
+    def __init__(self, store: TokenStore, tmp: Path, fd: int) -> None:
+        self.store, self.tmp, self.fd = store, tmp, fd
+
+    def commit(self, rec: TokenRecord) -> None:
+        """Write ``rec`` into the reserved blocks, fsync, rename over the store, fsync the directory."""
+        if self.fd < 0:
+            raise RuntimeError("reservation already used")  # pragma: no cover
+        data = rec.to_json().encode()
+        register_secret(rec.access_token)
+        register_secret(rec.refresh_token)
+        os.pwrite(self.fd, data, 0)
+        os.ftruncate(self.fd, len(data))
+        os.fsync(self.fd)
+        os.close(self.fd)
+        self.fd = -1
+        try:
+            _replace(self.tmp, self.store.path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                self.tmp.unlink()
+            raise
+        _fsync_dir(self.store.dir)
+
+    def discard(self) -> None:
+        """Give the space back (no-op after :meth:`commit`)."""
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+            with contextlib.suppress(OSError):
+                self.tmp.unlink()
 
 
 class TokenStore:
@@ -120,6 +255,7 @@ class TokenStore:
         # One tuple, replaced in one assignment, so that threads never pair a new key with an old record.
         self._cached: tuple[tuple[int, int, int], TokenRecord] | None = None
         self._warned_mode = False
+        self._dir_checked = False
 
     def __repr__(self) -> str:
         return f"TokenStore({str(self.path)!r})"
@@ -133,6 +269,10 @@ class TokenStore:
         Without ``force``, an unchanged ``(mtime_ns, size, inode)`` returns the cached record. Under the
         lock callers pass ``force=True``: NFS may keep a stale attribute cache for the name.
         """
+        if not self._dir_checked:
+            # Once per process: a directory others can write lets them swap the file we trust.
+            check_private_dir(self.dir)
+            self._dir_checked = True
         for attempt in range(3):
             try:
                 if force:
@@ -172,6 +312,9 @@ class TokenStore:
             )
         try:
             data = json.loads(raw)
+            if not isinstance(data, dict):
+                raise TypeError("not an object")
+            _check_types(data, self.path)
             rec = TokenRecord(**{k: v for k, v in data.items() if k in TokenRecord.__dataclass_fields__})
         except (ValueError, TypeError) as exc:
             line = getattr(exc, "lineno", None)
@@ -202,6 +345,72 @@ class TokenStore:
         atomic_write_private(self.path, rec.to_json().encode())
         log.debug("token store written: generation=%d "
                   "access=%s", rec.generation, fingerprint(rec.access_token))
+
+    def reserve(self, size: int) -> Reservation:
+        """Create a temp file next to the store holding ``size`` bytes of real blocks, fsynced.
+
+        Raises OSError (ENOSPC, EDQUOT, EROFS...) when the store could not take the next record.
+        """
+        ensure_private_dir(self.dir)
+        tmp = self.dir / f".{self.path.name}.{os.getpid()}.{time.monotonic_ns()}{TMP_SUFFIX}"
+        fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        try:
+            try:
+                os.posix_fallocate(fd, 0, size)
+            except OSError as exc:
+                # Filesystems without fallocate (some NFS, FUSE): write the bytes instead.
+                if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+                    raise
+                os.pwrite(fd, b"\n" * size, 0)
+            os.fsync(fd)
+        except BaseException:
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
+        return Reservation(self, tmp, fd)
+
+    def rescue_paths(self) -> list[Path]:
+        """Where a refreshed record that could not be stored is kept: next to the store, else in a private
+        directory under the system temp dir (another filesystem, usually; node-local)."""
+        import tempfile
+
+        own = Path(tempfile.gettempdir()) / f"snakemake-majora-{os.getuid()}"
+        return [self.path.with_name(self.path.name + RESCUE_SUFFIX), own / (self.path.name + RESCUE_SUFFIX)]
+
+    def write_rescue(self, rec: TokenRecord) -> Path | None:
+        """Write ``rec`` to the first rescue location that takes it (0600); None if none did."""
+        for i, path in enumerate(self.rescue_paths()):
+            try:
+                if i:
+                    ensure_private_dir(path.parent)
+                atomic_write_private(path, rec.to_json().encode())
+                return path
+            except (OSError, ConfigError) as exc:
+                log.debug("rescue copy at %s failed: %s", path, getattr(exc, "strerror", None) or exc)
+        return None
+
+    def read_rescue(self) -> tuple[Path, TokenRecord] | None:
+        """The newest readable rescue record for this store, if any."""
+        best: tuple[Path, TokenRecord] | None = None
+        for path in self.rescue_paths():
+            try:
+                fd = open_private(path, os.O_RDONLY)
+            except (OSError, ConfigError):
+                continue
+            try:
+                with os.fdopen(fd, "rb") as fh:
+                    data = json.loads(fh.read(1 << 16))
+                _check_types(data, path)
+                rec = TokenRecord(**{k: v for k, v in data.items() if k in TokenRecord.__dataclass_fields__})
+            except (OSError, ValueError, TypeError, TokenStoreError):
+                log.warning("rescue token file %s is unreadable; ignoring it", path)
+                continue
+            register_secret(rec.access_token)
+            register_secret(rec.refresh_token)
+            if best is None or rec.generation > best[1].generation:
+                best = (path, rec)
+        return best
 
     def clean_stale_tmp(self, max_age: float = STALE_TMP_SECONDS) -> int:
         """Remove our temp files older than ``max_age`` seconds (left by killed writers)."""
@@ -248,5 +457,10 @@ def atomic_write_private(path: Path, data: bytes, mode: int = 0o600) -> None:
             tmp.unlink()
         raise
     os.close(fd)
-    _replace(tmp, path)
+    try:
+        _replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
     _fsync_dir(path.parent)

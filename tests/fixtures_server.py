@@ -30,7 +30,8 @@ def start_lite(data_dir, *, biosamples: int = 200, **options: Any) -> LiteHandle
     out = server.setup(
         {
             "seed": {"biosamples": biosamples},
-            "users": [{"username": LITE_USER, "password": LITE_PASSWORD, "org": LITE_ORG, "all_perms": True}],
+            "users": [{"username": LITE_USER, "password": LITE_PASSWORD, "org": LITE_ORG, "all_perms": True,
+                       "totp": True}],
             "apps": [{"name": "snakemake-majora-tests"}],
         }
     )

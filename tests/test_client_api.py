@@ -124,7 +124,9 @@ def test_cli_put_flags(majora_home):
     assert put("sequencing", "--library-name", "HOOT-LIB-3", "--run-name", "HOOT-RUN-3",
                "--instrument-make", "OXFORD_NANOPORE", "--instrument-model", "GridION")["success"]
     assert put("metric", "--artifact", "HOOT-00301", "--metric", "sequence", "num_seqs", "1",
-               "--metric", "sequence", "num_bases", "29903")["success"]
+               "--metric", "sequence", "num_bases", "29903", "--metric", "sequence", "pc_acgt", "99.2",
+               "--metric", "sequence", "pc_masked", "0.8",
+               "--metric", "sequence", "pc_invalid", "0")["success"]
     res = majora_home.cli("put", "sequencing", "--run-name", "X", check=False)
     assert res.returncode == 64 and "--library-name" in res.stderr
 

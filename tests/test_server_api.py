@@ -400,7 +400,16 @@ def test_library_sequencing_metrics_qc(lite, key):
         key,
         "api/v2/meta/metric/add/",
         artifact="HOOT-75000",
-        metrics={"sequence": {"num_seqs": 1, "pc_acgt": 99.1}, "nonsense": {}},
+        metrics={
+            "sequence": {
+                "num_seqs": 1,
+                "num_bases": 29000,
+                "pc_acgt": 99.1,
+                "pc_masked": 0.9,
+                "pc_invalid": 0,
+            },
+            "nonsense": {},
+        },
     )
     assert out["success"] and out["warnings"] == 1
     s = call(lite, key, GET, central_sample_id="HOOT-75000")["get"]["HOOT-75000"]

@@ -79,7 +79,7 @@ def test_addapp_redirect_rules(lite, tmp_path, monkeypatch):
     # the admin CLI reads the password from stdin with `--password -`, keeping it off argv
     r = subprocess.run(
         [sys.executable, "-m", "snakemake_majora.server", "approve", "--url", lite.url, "--username",
-         lite.username, "--password", "-", url],
+         lite.username, "--password", "-", "--data-dir", lite.data_dir, url],
         input=lite.password + "\n", capture_output=True, text=True, timeout=120,
     )
     assert r.returncode == 0, r.stderr

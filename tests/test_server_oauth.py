@@ -108,6 +108,8 @@ def test_cli_approve_exit_codes(lite, insecure_ok):
         lite.url,
         "--username",
         lite.username,
+        "--data-dir",
+        lite.data_dir,
     ]
     ok = subprocess.run([*base, "--password", lite.password, url], capture_output=True, text=True, timeout=60)
     assert ok.returncode == 0 and ok.stdout.strip().startswith(lite.url + "o/callback/?code=")
@@ -121,13 +123,7 @@ def test_callback_page_text(lite, insecure_ok):
     from snakemake_majora.server import approve as approve_mod
 
     with requests.Session() as s:
-        r = s.get(lite.url + "accounts/login/", timeout=10)
-        csrf = approve_mod._parse(r.text).inputs["csrfmiddlewaretoken"]
-        s.post(
-            lite.url + "accounts/login/",
-            data={"csrfmiddlewaretoken": csrf, "username": lite.username, "password": lite.password},
-            timeout=10,
-        )
+        approve_mod.login(s, lite.url, lite.username, lite.password, data_dir=lite.data_dir)
         r = s.get(lite.url + "o/callback/?code=abc&state=xyz", timeout=10)
     assert (
         "If you are using Ocarina you must now return to the application and paste the following URL"
@@ -279,7 +275,8 @@ def test_addempty_qc_and_validity_with_oauth(lite, insecure_ok):
         test_name="cog-uk-elan-minimal-qc",
         test_version=2,
     ).json()
-    assert qc["success"] and qc["updated"][0] == ["Published Artifact Group", qc["updated"][0][1], pag_name]
+    # Majora's qc/add lists nothing in "updated" (corpus p12).
+    assert qc["success"] and qc["updated"] == [] and "test_results" in qc
 
 
 def test_no_secrets_in_server_log(lite_factory, insecure_ok):
@@ -305,3 +302,131 @@ def test_no_secrets_in_server_log(lite_factory, insecure_ok):
         srv.password,
     ):
         assert secret not in log
+
+
+def code_for(lite, username, password, scopes=ALL_READ):
+    """An authorization code issued after login (password, then TOTP if any) and consent."""
+    from urllib.parse import parse_qs, urlsplit
+
+    sess = OAuth2Session(lite.client_id, redirect_uri=lite.url + "o/callback/", scope=scopes)
+    url, _state = sess.authorization_url(lite.url + "o/authorize/")
+    return parse_qs(urlsplit(lite.approve(url, username, password)).query)["code"][0]
+
+
+def exchange(lite, code, **auth):
+    data = {"grant_type": "authorization_code", "code": code, "redirect_uri": lite.url + "o/callback/"}
+    return requests.post(
+        lite.url + "o/token/", data=data, auth=(lite.client_id, lite.client_secret), timeout=30, **auth
+    )
+
+
+def test_code_exchange_refused_without_totp_device(lite, insecure_ok):
+    # Majora's policy: a user without two-factor authentication logs in by password and consents,
+    # but the token endpoint refuses the code; the same user with a device gets tokens.
+    lite.server.add_user("nina", "nina-pw", perms=ALL_READ, totp=False)
+    code = code_for(lite, "nina", "nina-pw")
+    r = exchange(lite, code)
+    assert (r.status_code, r.json()) == (
+        400,
+        {"error": "access_denied", "error_description": "The requesting user has not enabled 2FA"},
+    )
+    lite.server.add_user("nina", "nina-pw", perms=ALL_READ, totp=True)
+    r = exchange(lite, code_for(lite, "nina", "nina-pw"))
+    assert r.status_code == 200 and r.json()["scope"] == ALL_READ[0]
+
+
+def test_login_pages_ask_for_totp_code(lite, insecure_ok):
+    from snakemake_majora.server import approve as approve_mod
+
+    base = lite.url
+    with requests.Session() as s:
+        r = s.get(base + "accounts/login/", timeout=10)
+        csrf = approve_mod._parse(r.text).inputs["csrfmiddlewaretoken"]
+        r = s.post(
+            base + "accounts/login/",
+            data={"csrfmiddlewaretoken": csrf, "username": lite.username, "password": lite.password},
+            allow_redirects=False,
+            timeout=10,
+        )
+        assert r.status_code == 302 and r.headers["Location"].endswith("/accounts/login/totp/")
+        # the password alone does not log in: the callback page still sends us to the login
+        r = s.get(base + "o/callback/?code=abc", allow_redirects=False, timeout=10)
+        assert r.status_code == 302 and "/accounts/login/" in r.headers["Location"]
+        page = s.get(base + "accounts/login/totp/", timeout=10)
+        csrf = approve_mod._parse(page.text).inputs["csrfmiddlewaretoken"]
+        good = approve_mod.totp_code(lite.data_dir, lite.username)
+        wrong = f"{(int(good) + 1) % 10**6:06d}"
+        r = s.post(
+            base + "accounts/login/totp/",
+            data={"csrfmiddlewaretoken": csrf, "otp_token": wrong},
+            allow_redirects=False,
+            timeout=10,
+        )
+        assert r.status_code == 200 and "Invalid token" in r.text
+        assert s.get(base + "o/callback/?code=abc", allow_redirects=False, timeout=10).status_code == 302
+        # django-otp throttles after a failure (1 s, then doubling): wait it out, then the right code
+        time.sleep(1.1)
+        r = s.post(
+            base + "accounts/login/totp/",
+            data={"csrfmiddlewaretoken": csrf, "otp_token": approve_mod.totp_code(lite.data_dir, "alice")},
+            allow_redirects=False,
+            timeout=10,
+        )
+        assert r.status_code == 302
+        assert s.get(base + "o/callback/?code=abc", timeout=10).status_code == 200
+
+
+def test_approve_needs_data_dir_for_totp(lite, insecure_ok):
+    from snakemake_majora.server.approve import ApproveError, approve
+
+    sess = OAuth2Session(lite.client_id, redirect_uri=lite.url + "o/callback/", scope=ALL_READ)
+    url, _ = sess.authorization_url(lite.url + "o/authorize/")
+    with pytest.raises(ApproveError, match="give approve the server's --data-dir") as exc:
+        approve(lite.url, lite.username, lite.password, url)
+    assert exc.value.code == 64
+
+
+def test_token_endpoint_answers_as_recorded(lite, insecure_ok):
+    """The refresh and error answers of Majora's DOT 1.4.1 token endpoint (corpus p21)."""
+    code = code_for(lite, lite.username, lite.password)
+    first = exchange(lite, code)
+    assert first.status_code == 200
+    assert set(first.json()) == {"access_token", "expires_in", "token_type", "scope", "refresh_token"}
+    r = exchange(lite, code)
+    assert (r.status_code, r.json()) == (400, {"error": "invalid_grant"})
+    basic = (lite.client_id, lite.client_secret)
+    r = requests.post(
+        lite.url + "o/token/",
+        data={"grant_type": "refresh_token", "refresh_token": first.json()["refresh_token"]},
+        auth=basic,
+        timeout=30,
+    )
+    second = r.json()
+    assert r.status_code == 200 and second["refresh_token"] != first.json()["refresh_token"]
+    r = api(lite, first.json()["access_token"])
+    assert (r.status_code, r.content) == (400, b"")
+    r = requests.post(
+        lite.url + "o/token/",
+        data={"grant_type": "refresh_token", "refresh_token": first.json()["refresh_token"]},
+        auth=basic,
+        timeout=30,
+    )
+    assert (r.status_code, r.json()) == (400, {"error": "invalid_grant"})
+    wrong = {
+        "grant_type": "refresh_token",
+        "refresh_token": second["refresh_token"],
+        "client_id": lite.client_id,
+        "client_secret": "wrong",
+    }
+    r = requests.post(lite.url + "o/token/", data=wrong, timeout=30)
+    assert (r.status_code, r.json()) == (401, {"error": "invalid_client"})
+    cases = [
+        ({"grant_type": "password", "username": lite.username, "password": "x"},
+         {"error": "invalid_grant", "error_description": "Invalid credentials given."}),
+        ({"grant_type": "client_credentials"}, {"error": "unauthorized_client"}),
+        ({}, {"error": "unsupported_grant_type"}),
+    ]
+    for form, answer in cases:
+        r = requests.post(lite.url + "o/token/", data=form, auth=basic, timeout=30)
+        assert (r.status_code, r.json()) == (400, answer), form
+    assert api(lite, second["access_token"]).status_code == 200

@@ -354,8 +354,9 @@ def test_get_sequencing_wildcard_falls_through_like_majora(lite, bearer):
 
 
 def test_get_pag_with_no_pags_says_so(lite, bearer):
-    # `ocarina --oauth get pag --test-name cog-uk-high-quality-public --task-wait` (a QC group with no PAGs)
-    res = get_pag(lite, bearer, test_name="cog-uk-high-quality-public")
+    # `ocarina --oauth get pag --test-name cog-uk-high-quality-public --published-after <future> --task-wait`
+    # (the seed publishes nothing after today, so no PAG matches)
+    res = get_pag(lite, bearer, test_name="cog-uk-high-quality-public", published_after="2999-01-01")
     # task_get_pag_v2 adds "No PAGs found." to the api_o it returns, which becomes the reply's messages.
     assert res["get"] == {"result": [], "count": 0}
     assert res["messages"] == ["No PAGs found."] and res["errors"] == 0

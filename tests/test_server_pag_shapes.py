@@ -7,6 +7,7 @@ data (``snakemake_majora/server/seed.py``).
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -178,8 +179,12 @@ def test_pag_struct_values_come_from_the_seed(public_pags):
         assert lib["in_artifact__dice_name"] == csid and lib["seq_kit"] == "ARTIC"
         assert lib["sequencing_org_received_date"] == bs["received_date"]
         f = art["consensus"][0]
-        assert f["current_path"].endswith(f"/{csid}.fasta") and f["pc_acgt"] >= 50 and f["num_bases"] == 29903
-        assert f["mean_cov"] is None and f["pipe_name"] is None
+        assert f["current_path"].endswith(f"/{csid}.fasta")
+        # As Majora (corpus p13): only the newest metric's columns are filled (the seed adds mapping
+        # after sequence), and the pipe keys come from the pipeline that file/add recorded.
+        assert f["mean_cov"] >= 10 and f["pc_pos_cov_gte10"] >= 50 and f["num_pos"] == 29903
+        assert f["num_bases"] is None and f["pc_acgt"] is None and f["pc_masked"] is None
+        assert f["pipe_kind"] == "Pipeline" and f["pipe_name"] == "ARTIC" and f["pipe_id"]
 
 
 def test_pagfiles_rows_keep_majoras_columns(lite, key):
@@ -237,7 +242,7 @@ def test_pag_struct_follows_later_changes(lite_factory):
         metrics={"sequence": sequence, "mapping": mapping},
     )
     assert out["errors"] == 0, out
-    # A second QC test that this PAG fails (majora-lite's rule reads the file's pc_acgt).
+    # A second QC test that this PAG fails (the loaded high-quality rules: pc_masked 90 >= 10).
     out = call(
         own,
         key,
@@ -246,7 +251,9 @@ def test_pag_struct_follows_later_changes(lite_factory):
         test_name="cog-uk-high-quality-public",
         test_version=1,
     )
-    assert out["errors"] == 0 and out["test_results"] == '{"is_pass": false}', out
+    assert out["errors"] == 0, out
+    ill = json.loads(out["test_results"])[0]
+    assert ill["test"] == "High Quality Sequence ILL" and ill["is_pass"] is False, out
     out = call(
         own,
         key,
@@ -262,9 +269,10 @@ def test_pag_struct_follows_later_changes(lite_factory):
     _s, _f, res = start_and_poll(
         own, pags, "api/v2/pag/qc/get/", test_name="cog-uk-high-quality-public", fail=True
     )
-    (row,) = res["get"]["result"]
-    pag = row["pag"]
+    (pag,) = [r["pag"] for r in res["get"]["result"] if r["published_name"] == name]
     assert pag["qc_reports"] == {"cog_uk_elan_minimal_qc": "PASS", "cog_uk_high_quality_public": "FAIL"}
     f = pag["artifacts"]["consensus"][0]
-    assert (f["pc_acgt"], f["mean_cov"], f["num_pos"], f["pc_pos_cov_gte20"]) == (10.0, 812.5, 29000, 97.0)
+    # The metrics were re-sent (same rows, sequence first): the mapping row is the newest, so only its
+    # columns are filled (Majora's one-join-row-per-metric listing).
+    assert (f["pc_acgt"], f["mean_cov"], f["num_pos"], f["pc_pos_cov_gte20"]) == (None, 812.5, 29000, 97.0)
     assert pag["artifacts"]["biosample"][0]["adm1_trans"] == "Northern_Ireland"

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import secrets
+from importlib import resources
+from pathlib import Path
 
 from django.contrib.auth.models import Permission, User
 from django.db import transaction
@@ -55,6 +58,58 @@ def majora_permissions(codenames: list[str] | None = None) -> list[Permission]:
     return list(found.values())
 
 
+def shipped_data(name: str) -> Path:
+    """Path of a data file shipped with majora-lite (``orgs.txt``, ``mdv/DA1``, ``qc/...``)."""
+    return Path(str(resources.files("snakemake_majora.server").joinpath("data", name)))
+
+
+def load_orgs(path: str | Path) -> list[dict]:
+    """Load organisations from Majora's orgs file format: one ``name<TAB>code`` line per institute.
+
+    As Majora's ``load_orgs``, the name is the first field and the code the second; an existing code
+    gets the file's name.
+    """
+    lines = _read_lines(path, "organisations file")
+    out = []
+    with transaction.atomic():
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            fields = line.rstrip("\r\n").split("\t")
+            if len(fields) < 2 or not fields[0].strip() or not fields[1].strip():
+                raise AdminError(
+                    f"{path}, line {number}: expected 'name<TAB>code' (Majora's orgs file format)", 65
+                )
+            name, code = fields[0].strip(), fields[1].strip()
+            if len(code) > 10:
+                raise AdminError(f"{path}, line {number}: organisation code {code!r} is longer than 10", 65)
+            org, created = models.Institute.objects.update_or_create(code=code, defaults={"name": name})
+            out.append({"code": org.code, "name": org.name, "created": created})
+    return out
+
+
+def _read_lines(path: str | Path, what: str) -> list[str]:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.readlines()
+    except FileNotFoundError:
+        raise AdminError(f"{what} {path} does not exist", 66) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise AdminError(f"cannot read {what} {path}: {exc}", 66) from None
+
+
+def _totp_secret(user: User) -> str:
+    """The user's TOTP device secret (base32, as authenticator apps take it); creates the device."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user=user).order_by("id").first()
+    if device is None:
+        # Majora's two-factor setup confirms the device once a first code is entered; majora-lite
+        # creates it confirmed, as if the user had just done that.
+        device = TOTPDevice.objects.create(user=user, name="default", confirmed=True)
+    return base64.b32encode(device.bin_key).decode("ascii")
+
+
 def add_user(
     username: str,
     password: str,
@@ -62,8 +117,13 @@ def add_user(
     org: str = "HOOT",
     perms: list[str] | None = None,
     all_perms: bool = False,
+    totp: bool = False,
 ) -> dict:
-    """Create or update a user with a Profile in ``org`` and the given permissions."""
+    """Create or update a user with a Profile in ``org`` and the given permissions.
+
+    ``totp`` gives the user a TOTP device (Majora refuses tokens to users without one); the result
+    then carries its base32 ``totp_secret``, for the caller to show once and never log.
+    """
     if not username or not password:
         raise AdminError("username and password must be non-empty", 64)
     with transaction.atomic():
@@ -78,12 +138,17 @@ def add_user(
         granted = majora_permissions(None if all_perms else (perms or []))
         if all_perms or perms:
             user.user_permissions.add(*granted)
-    return {
+        secret = _totp_secret(user) if totp else None
+    out = {
         "username": username,
         "created": created,
         "org": institute.code,
         "permissions": sorted(f"majora2.{p.codename}" for p in user.user_permissions.all()),
+        "totp": secret is not None or user.totpdevice_set.exists(),
     }
+    if secret is not None:
+        out["totp_secret"] = secret
+    return out
 
 
 def add_app(name: str, redirect_uris: list[str] | None = None) -> dict:
@@ -158,3 +223,41 @@ def grant_dataview(username: str, code: str, days: float = 30) -> dict:
         profile=profile, dataview=mdv, validity_start=start, validity_end=end
     )
     return {"username": username, "mdv": code, "valid_until": end.isoformat()}
+
+
+def issue_token(username: str, scopes: list[str] | str = "all", *, expired: bool = False) -> dict:
+    """Issue an access token directly, as if a login had granted ``scopes`` (no refresh token).
+
+    ``scopes`` is ``"all"`` (every ``majora2`` permission the user holds, as Majora's login would
+    grant), or a list of ``majora2.<codename>`` (empty: a token without scopes). ``expired`` gives a
+    token whose expiry is already past. For test harnesses (the conformance replayer) that need
+    bearers of several users without driving the browser flow each time.
+    """
+    from django.conf import settings
+    from oauth2_provider.models import AccessToken, Application
+
+    profile = _profile(username)
+    if scopes == "all":
+        held = profile.user.get_all_permissions()
+        scope_list = sorted(p for p in held if p.startswith("majora2."))
+    else:
+        scope_list = sorted(f"majora2.{p.codename}" for p in majora_permissions(list(scopes)))
+    app = Application.objects.order_by("id").first()
+    if app is None:
+        app = Application.objects.create(
+            name="majora-lite admin tokens",
+            client_type=Application.CLIENT_CONFIDENTIAL,
+            authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
+            redirect_uris=" ".join(DEFAULT_REDIRECT_URIS),
+            algorithm="",
+        )
+    lifetime = settings.OAUTH2_PROVIDER["ACCESS_TOKEN_EXPIRE_SECONDS"]
+    expires = timezone.now() + (dt.timedelta(seconds=-60) if expired else dt.timedelta(seconds=lifetime))
+    token = AccessToken.objects.create(
+        user=profile.user,
+        application=app,
+        token=secrets.token_urlsafe(30),
+        expires=expires,
+        scope=" ".join(scope_list),
+    )
+    return {"username": username, "access_token": token.token, "scope": token.scope, "expired": expired}

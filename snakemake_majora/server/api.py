@@ -10,7 +10,6 @@ import uuid
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count, F, Q
 from django.http import HttpResponse, HttpResponseBadRequest
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -579,29 +578,8 @@ def get_sequencing(request, api_o, json_data, user=None, partial=False):
     api_o["get"] = runs
 
 
-# ---------------------------------------------------------------- metrics, QC, PAGs
-
-
-@v2()
-def add_metrics(request, api_o, json_data, user=None, partial=False):
-    artifact = json_data.get("artifact", "")
-    artifact_path = json_data.get("artifact_path", "")
-    if not artifact and not artifact_path:
-        api_o["messages"].append("'artifact' or 'artifact_path' key missing or empty")
-        api_o["errors"] += 1
-        return
-    a = None
-    if artifact and isinstance(artifact, str):
-        a = models.MajoraArtifact.objects.filter(dice_name=artifact).first()
-    elif artifact_path and isinstance(artifact_path, str):
-        a = models.DigitalResourceArtifact.objects.filter(current_path=artifact_path).first()
-    if a is None:
-        api_o["ignored"].append([artifact, artifact_path])
-        api_o["errors"] += 1
-        return
-    metrics = json_data.get("metrics", {})
-    with transaction.atomic():
-        bsmod.set_metrics(a, metrics, api_o)
+# ---------------------------------------------------------------- tags and tasks
+# (metrics: metrics.py; QC: qc.py; files: files.py; PAGs and summaries: pags.py)
 
 
 @v2(oauth_permission="majora2.add_majorametarecord majora2.change_majorametarecord")
@@ -617,122 +595,6 @@ def add_tag(request, api_o, json_data, user=None, partial=False):
     with transaction.atomic():
         bsmod._set_metadata(a, json_data.get("metadata", {}), api_o)
     api_o["updated"].append(bsmod.format_tuple(a))
-
-
-@v2(oauth_permission="majora2.add_pagqualityreport majora2.change_pagqualityreport")
-def add_qc(request, api_o, json_data, user=None, partial=False):
-    pag_name = json_data.get("publish_group")
-    test_name = json_data.get("test_name")
-    test_version = json_data.get("test_version")
-    if (
-        not pag_name
-        or not test_name
-        or not test_version
-        or not all(isinstance(v, (str, int)) for v in (pag_name, test_name, test_version))
-    ):
-        api_o["messages"].append("'pag_name', 'test' or 'version' key missing or empty")
-        api_o["errors"] += 1
-        return
-    pag = models.PublishedArtifactGroup.objects.filter(is_latest=True, published_name=str(pag_name)).first()
-    if pag is None:
-        api_o["messages"].append("Invalid 'pag_name'")
-        api_o["ignored"].append(pag_name)
-        api_o["errors"] += 1
-        return
-    if not models.QCTestGroup.objects.filter(slug=str(test_name)).exists():
-        api_o["messages"].append("Invalid 'test_name'")
-        api_o["ignored"].append(pag_name)
-        api_o["errors"] += 1
-        return
-    # majora-lite's QC rule: a PAG passes when every tagged biosample has a sequence metric with
-    # pc_acgt >= 50 (Majora evaluates its configured rule sets instead).
-    is_pass = True
-    for art in pag.tagged_artifacts.all():
-        seq = art.metrics.filter(namespace="sequence").first()
-        if seq is not None and float(seq.data.get("pc_acgt") or 0) < 50:
-            is_pass = False
-    with transaction.atomic():
-        models.PAGQualityReport.objects.update_or_create(
-            pag=pag,
-            test_name=str(test_name),
-            defaults={"is_pass": is_pass, "test_version": str(test_version), "last_updated": timezone.now()},
-        )
-    api_o["test_results"] = json.dumps({"is_pass": is_pass})
-    api_o["updated"].append(bsmod.format_tuple(pag))
-
-
-@v2(permission="majora2.temp_can_read_pags_via_api")
-def get_pag_by_qc(request, api_o, json_data, user=None, partial=False):
-    test_name = json_data.get("test_name")
-    if not test_name or not isinstance(test_name, str):
-        api_o["messages"].append("'test_name', key missing or empty")
-        api_o["errors"] += 1
-        return
-    if not models.QCTestGroup.objects.filter(slug=test_name).exists():
-        api_o["messages"].append("Invalid 'test_name'")
-        api_o["ignored"].append(test_name)
-        api_o["errors"] += 1
-        return
-    params: dict[str, Any] = {"test_name": test_name}
-    for flag in ("pass", "fail", "public", "private"):
-        params[flag] = bool(json_data.get(flag))
-    for key in ("service_name", "published_after", "published_before", "suppressed_after"):
-        val = json_data.get(key)
-        if not val:
-            continue
-        if key != "service_name":
-            try:
-                bsmod.parse_date(val)
-            except ValueError:
-                api_o["errors"] += 1
-                api_o["messages"].append(f"Could not convert {val} to date.")
-                return
-        params[key] = str(val)
-    mode = json_data.get("mode") or ""
-    kind = "pagfiles" if isinstance(mode, str) and mode.lower() == "pagfiles" else "pag_v2"
-    api_o["tasks"].append(tasks.submit(kind, params, user, envelope=api_o))
-    api_o["messages"].append(TASK_MESSAGE)
-
-
-@v2()
-def get_summary(request, api_o, json_data, user=None, partial=False):
-    reports = models.PAGQualityReport.objects.filter(
-        test_name="cog-uk-elan-minimal-qc", pag__is_latest=True, pag__is_suppressed=False
-    )
-    gte = json_data.get("gte_date")
-    if gte:
-        try:
-            reports = reports.filter(
-                last_updated__gt=dt.datetime.strptime(str(gte), "%Y-%m-%d").replace(tzinfo=dt.UTC)
-            )
-        except ValueError:
-            pass  # Majora silently ignores a bad gte_date here
-    rows = (
-        reports.values(
-            site=F("pag__owner_org__code"),
-            sourcesite=F("pag__tagged_artifacts__biosampleartifact__created__submission_org__code"),
-        )
-        .exclude(sourcesite__isnull=True)
-        .annotate(
-            count=Count("pk"),
-            pass_count=Count("pk", filter=Q(is_pass=True)),
-            fail_count=Count("pk", filter=Q(is_pass=False)),
-            surveillance_num=Count(
-                "pk", filter=Q(pag__tagged_artifacts__biosampleartifact__created__is_surveillance=True)
-            ),
-            surveillance_dom=Count(
-                "pk",
-                filter=Q(pag__tagged_artifacts__biosampleartifact__created__is_surveillance__isnull=False),
-            ),
-        )
-    )
-    site_qc = [dict(r) for r in rows]
-    api_o["get"] = {
-        "total_sequences": models.PublishedArtifactGroup.objects.filter(
-            is_latest=True, is_suppressed=False
-        ).count(),
-        "site_qc": sorted(site_qc, key=lambda x: x["count"], reverse=True),
-    }
 
 
 @v2()

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sqlite3
 from html.parser import HTMLParser
+from pathlib import Path
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import requests
+
+from snakemake_majora.server.settings import DB_NAME
 
 
 class ApproveError(Exception):
@@ -62,26 +68,93 @@ def _check_redirect(location: str) -> None:
         )
 
 
-def approve(base_url: str, username: str, password: str, authorize_url: str, timeout: float = 30) -> str:
-    """Log in as ``username`` at ``base_url``, approve ``authorize_url``; return the full callback URL."""
-    base = base_url if base_url.endswith("/") else base_url + "/"
+def totp_code(data_dir: str | os.PathLike, username: str) -> str:
+    """The current TOTP code of ``username``'s device, read from the server's database (read-only)."""
+    from django_otp.oath import TOTP
+
+    db = Path(data_dir) / DB_NAME
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)) as con:
+            row = con.execute(
+                "SELECT d.key, d.step, d.t0, d.digits, d.drift FROM otp_totp_totpdevice d"
+                " JOIN auth_user u ON u.id = d.user_id WHERE u.username = ? AND d.confirmed"
+                " ORDER BY d.id LIMIT 1",
+                (username,),
+            ).fetchone()
+    except sqlite3.Error:
+        raise ApproveError(f"cannot read the majora-lite database in {data_dir}", 66) from None
+    if row is None:
+        raise ApproveError(f"the login asks {username!r} for a TOTP code, but the user has no TOTP device")
+    key, step, t0, digits, drift = row
+    code = TOTP(bytes.fromhex(key), step, t0, digits, drift).token()
+    return f"{code:0{digits}d}"
+
+
+def login(
+    s: requests.Session,
+    base: str,
+    username: str,
+    password: str,
+    *,
+    timeout: float = 30,
+    data_dir: str | os.PathLike | None = None,
+) -> None:
+    """Log ``s`` in at majora-lite ``base`` with the password, then the TOTP code if the user has a device."""
     login_url = urljoin(base, "accounts/login/")
+    r = s.get(login_url, timeout=timeout)
+    r.raise_for_status()
+    csrf = _parse(r.text).inputs.get("csrfmiddlewaretoken", "")
+    r = s.post(
+        login_url,
+        data={"csrfmiddlewaretoken": csrf, "username": username, "password": password, "next": "/"},
+        headers={"Referer": login_url},
+        allow_redirects=False,
+        timeout=timeout,
+    )
+    if r.status_code != 302:
+        raise ApproveError(f"login as {username!r} failed: wrong username or password, or inactive user")
+    totp_url = urljoin(login_url, r.headers.get("Location", ""))
+    if urlsplit(totp_url).path != urlsplit(urljoin(base, "accounts/login/totp/")).path:
+        return
+    if data_dir is None:
+        raise ApproveError(
+            f"the login asks {username!r} for a TOTP code: give approve the server's --data-dir, "
+            "where the user's TOTP device is stored",
+            64,
+        )
+    code = totp_code(data_dir, username)
+    r = s.get(totp_url, timeout=timeout)
+    csrf = _parse(r.text).inputs.get("csrfmiddlewaretoken", "")
+    r = s.post(
+        totp_url,
+        data={"csrfmiddlewaretoken": csrf, "otp_token": code},
+        headers={"Referer": totp_url},
+        allow_redirects=False,
+        timeout=timeout,
+    )
+    if r.status_code != 302:
+        raise ApproveError(
+            f"the TOTP code for {username!r} was refused (clock skew, or too many failed attempts)"
+        )
+
+
+def approve(
+    base_url: str,
+    username: str,
+    password: str,
+    authorize_url: str,
+    timeout: float = 30,
+    data_dir: str | os.PathLike | None = None,
+) -> str:
+    """Log in as ``username`` at ``base_url``, approve ``authorize_url``; return the full callback URL.
+
+    ``data_dir`` is the server's data directory: when the login asks for a TOTP code, it is computed
+    from the user's device stored there.
+    """
+    base = base_url if base_url.endswith("/") else base_url + "/"
     with requests.Session() as s:
         try:
-            r = s.get(login_url, timeout=timeout)
-            r.raise_for_status()
-            csrf = _parse(r.text).inputs.get("csrfmiddlewaretoken", "")
-            r = s.post(
-                login_url,
-                data={"csrfmiddlewaretoken": csrf, "username": username, "password": password, "next": "/"},
-                headers={"Referer": login_url},
-                allow_redirects=False,
-                timeout=timeout,
-            )
-            if r.status_code != 302:
-                raise ApproveError(
-                    f"login as {username!r} failed: wrong username or password, or inactive user"
-                )
+            login(s, base, username, password, timeout=timeout, data_dir=data_dir)
             r = s.get(authorize_url, allow_redirects=False, timeout=timeout)
             if r.status_code in (301, 302, 303):
                 location = r.headers["Location"]

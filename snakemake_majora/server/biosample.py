@@ -446,6 +446,12 @@ def format_tuple(obj: Any) -> list:
         return ["Sequencing", str(obj.id), ""]
     if isinstance(obj, models.BiosampleSource):
         return ["Biosample Source", str(obj.pk), obj.dice_name]
+    if isinstance(obj, models.AbstractBioinformaticsProcess):
+        return [obj.kind, str(obj.id), ""]  # a process: no name, as every Majora process
+    if isinstance(obj, models.DigitalResourceNode):
+        return [obj.kind, str(obj.id), obj.node_name]
+    if isinstance(obj, models.DigitalResourceGroup):
+        return [obj.kind, str(obj.id), obj.dice_name]
     return [type(obj).__name__, str(getattr(obj, "pk", "")), ""]
 
 

@@ -63,6 +63,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--org", default="HOOT")
     s.add_argument("--perm", action="append", default=[], metavar="majora2.CODENAME")
     s.add_argument("--all-perms", action="store_true")
+    s.add_argument(
+        "--totp",
+        action="store_true",
+        help="give the user a TOTP device (Majora refuses tokens without one); prints its secret once",
+    )
+
+    s = with_dir(sub.add_parser("load-orgs", help="load organisations from Majora's orgs file format"))
+    s.add_argument("file", type=Path, nargs="?", help="name<TAB>code lines (default: the shipped list)")
 
     s = with_dir(sub.add_parser("addapp", help="register a confidential OAuth client"))
     s.add_argument("--name", required=True)
@@ -83,6 +91,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--mdv", required=True)
     s.add_argument("--days", type=float, default=30)
 
+    s = with_dir(sub.add_parser("load-qc", help="load QC test definitions (Majora's .qc format)"))
+    s.add_argument("files", nargs="*", metavar="FILE", help=".qc files, or directories of them")
+    s.add_argument("--shipped", action="store_true", help="also load Majora's published definitions")
+
+    s = with_dir(sub.add_parser("add-node", help="add a digital resource node and hard-path directories"))
+    s.add_argument("name", help="node name (Majora uses the institute code when file/add names none)")
+    s.add_argument("--path", action="append", default=[], metavar="DIR", help="a directory, e.g. /data/run1")
+
     s = with_dir(sub.add_parser("seed", help="create deterministic synthetic data"))
     s.add_argument("--biosamples", type=int, default=200)
     s.add_argument("--seed", type=int, default=1)
@@ -99,6 +115,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--url", required=True, help="majora-lite base URL")
     s.add_argument("--username", required=True)
     s.add_argument("--password", required=True, help=PASSWORD_HELP)
+    s.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="the server's data directory: approve reads the user's TOTP device there to pass the "
+        "two-factor step",
+    )
     s.add_argument("authorize_url")
     return p
 
@@ -129,6 +152,8 @@ def run_setup(spec: dict) -> dict:
     from snakemake_majora.server import admin, seed
 
     out: dict = {}
+    if spec.get("orgs_file") or spec.get("orgs"):
+        out["orgs"] = admin.load_orgs(spec.get("orgs_file") or admin.shipped_data("orgs.txt"))
     if spec.get("seed") is not None:
         s = spec["seed"] or {}
         anchor = dt.date.fromisoformat(s["anchor"]) if s.get("anchor") else None
@@ -140,10 +165,15 @@ def run_setup(spec: dict) -> dict:
             org=u.get("org", "HOOT"),
             perms=u.get("perms"),
             all_perms=bool(u.get("all_perms")),
+            totp=bool(u.get("totp")),
         )
         for u in spec.get("users", [])
     ]
     out["apps"] = [admin.add_app(a["name"], a.get("redirect_uris")) for a in spec.get("apps", [])]
+    out["tokens"] = [
+        admin.issue_token(t["username"], t.get("scopes", "all"), expired=bool(t.get("expired")))
+        for t in spec.get("tokens", [])
+    ]
     out["apikeys"] = [
         admin.api_key(k["username"], float(k.get("days", 3)), k.get("permission"))
         for k in spec.get("apikeys", [])
@@ -152,6 +182,14 @@ def run_setup(spec: dict) -> dict:
         admin.grant_dataview(g["username"], g["mdv"], float(g.get("days", 30)))
         for g in spec.get("dataviews", [])
     ]
+    if spec.get("qc") is not None:
+        from snakemake_majora.server import qc
+
+        out["qc"] = qc.load_qc(qc.expand_paths(spec["qc"]))
+    if spec.get("nodes") is not None:
+        from snakemake_majora.server import files
+
+        out["nodes"] = [files.add_node(n["name"], n.get("paths", [])) for n in spec["nodes"]]
     return out
 
 
@@ -165,7 +203,10 @@ def main(argv: list[str] | None = None) -> int:
         from snakemake_majora.server.approve import ApproveError, approve
 
         try:
-            print(approve(args.url, args.username, args.password, args.authorize_url), flush=True)
+            callback = approve(
+                args.url, args.username, args.password, args.authorize_url, data_dir=args.data_dir
+            )
+            print(callback, flush=True)
         except ApproveError as exc:
             print(f"majora-lite approve: {exc}", file=sys.stderr)
             return exc.code
@@ -212,15 +253,34 @@ def main(argv: list[str] | None = None) -> int:
         if args.cmd == "adduser":
             _print(
                 admin.add_user(
-                    args.username, args.password, org=args.org, perms=args.perm, all_perms=args.all_perms
+                    args.username,
+                    args.password,
+                    org=args.org,
+                    perms=args.perm,
+                    all_perms=args.all_perms,
+                    totp=args.totp,
                 )
             )
+        elif args.cmd == "load-orgs":
+            _print(admin.load_orgs(args.file or admin.shipped_data("orgs.txt")))
         elif args.cmd == "addapp":
             _print(admin.add_app(args.name, args.redirect_uri or None))
         elif args.cmd == "apikey":
             _print(admin.api_key(args.username, args.days, args.key_permission))
         elif args.cmd == "grant-dataview":
             _print(admin.grant_dataview(args.username, args.mdv, args.days))
+        elif args.cmd == "load-qc":
+            from snakemake_majora.server import qc
+
+            if not args.files and not args.shipped:
+                print("majora-lite load-qc: give .qc files or --shipped", file=sys.stderr)
+                return EX_USAGE
+            paths = qc.expand_paths(args.files) + (qc.shipped_qc_files() if args.shipped else [])
+            _print(qc.load_qc(paths))
+        elif args.cmd == "add-node":
+            from snakemake_majora.server import files
+
+            _print(files.add_node(args.name, args.path))
         elif args.cmd == "seed":
             from snakemake_majora.server.seed import seed
 

@@ -101,10 +101,19 @@ class LiteServer:
         return self.setup({"seed": {"biosamples": biosamples, "seed": seed}})["seed"]
 
     def add_user(
-        self, username: str, password: str, perms: list[str] | str | None = None, org: str = "HOOT"
+        self,
+        username: str,
+        password: str,
+        perms: list[str] | str | None = None,
+        org: str = "HOOT",
+        totp: bool = True,
     ) -> dict:
-        """Create a user; ``perms`` is a list of ``majora2.<codename>`` or ``"all"``."""
-        user = {"username": username, "password": password, "org": org}
+        """Create a user; ``perms`` is a list of ``majora2.<codename>`` or ``"all"``.
+
+        Users made here get a TOTP device unless ``totp`` is false: they exist to log in, and Majora
+        refuses tokens to users without one (the admin CLI and setup spec default to no device).
+        """
+        user = {"username": username, "password": password, "org": org, "totp": totp}
         if perms == ALL:
             user["all_perms"] = True
         elif perms:
@@ -230,7 +239,7 @@ class LiteServer:
         """Log in and approve ``authorize_url`` in-process; returns the full callback URL."""
         from snakemake_majora.server.approve import approve
 
-        return approve(self._need_url(), username, password, authorize_url)
+        return approve(self._need_url(), username, password, authorize_url, data_dir=self.data_dir)
 
     def set_faults(self, rules: list[dict]) -> list[dict]:
         r = self._http.post(self._need_url() + "_lite/faults", json=rules, timeout=10)

@@ -17,6 +17,7 @@ from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.scopes import BaseScopes
 from oauth2_provider.settings import oauth2_settings
 from oauth2_provider.views import TokenView
+from oauthlib.oauth2 import AccessDeniedError
 
 from snakemake_majora.server.state import COUNTERS
 
@@ -25,6 +26,8 @@ from snakemake_majora.server.state import COUNTERS
 TOKEN_LOCK = threading.Lock()
 #: Test-only switch for the negative control of the concurrent-refresh test; never set it otherwise.
 UNSAFE_NO_TOKEN_LOCK_ENV = "MAJORA_LITE_UNSAFE_NO_TOKEN_LOCK"
+#: Majora's ``error_description`` for a code exchanged by a user without two-factor authentication.
+NO_2FA = "The requesting user has not enabled 2FA"
 
 
 def _token_lock():
@@ -90,6 +93,17 @@ class LiteOAuth2Validator(OAuth2Validator):
         if not getattr(user, "is_authenticated", False):
             return False
         return set(scopes).issubset(user.get_all_permissions())
+
+    def validate_code(self, client_id, code, client, request, *args, **kwargs):
+        if not super().validate_code(client_id, code, client, request, *args, **kwargs):
+            return False
+        # Majora's validator refuses the exchange when the code's user has no TOTP device at all (it
+        # counts devices, confirmed or not), after the code itself was found valid.
+        from django_otp.plugins.otp_totp.models import TOTPDevice
+
+        if not TOTPDevice.objects.filter(user=request.user).exists():
+            raise AccessDeniedError(description=NO_2FA, request=request)
+        return True
 
     def _load_access_token(self, token):
         # DOT's lookup plus the user's Majora profile, which every v2 view checks (is_revoked): one

@@ -10,6 +10,8 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
+from snakemake_majora.server import biosample as bsmod
+from snakemake_majora.server import files, metrics, qc
 from snakemake_majora.server.admin import get_org
 from snakemake_majora.server.majora2 import models
 
@@ -35,13 +37,94 @@ def _site_users() -> dict[str, User]:
     return users
 
 
+def _qc_families() -> list[models.QCTestGroup]:
+    """The QC families the seed evaluates; Majora's 2020 definitions are loaded when none are.
+
+    The seed loads the first published versions (elan-minimal v2, high-quality) rather than the
+    2022 elan-minimal test versions, whose zero threshold passes every PAG: seeded data should
+    have failing PAGs under cog-uk-elan-minimal-qc as well. A server loaded with other
+    definitions (``load-qc``) is evaluated with those.
+    """
+    if not models.QCTestGroup.objects.filter(slug__in=QC_TESTS).exists():
+        qc.load_qc([p for p in qc.shipped_qc_files() if p.parent.name in ("elan-minimal", "high-quality")])
+    return list(models.QCTestGroup.objects.filter(slug__in=QC_TESTS).order_by("slug"))
+
+
+def _publish_consensus(
+    bs, code: str, run_name: str, run_day: dt.date, user, rng: random.Random, families
+) -> tuple:
+    """File a consensus into its PAG through file/add's code path, add its metrics, run QC.
+
+    Returns (pag, passed cog-uk-elan-minimal-qc).
+    """
+    api_o: dict = {"errors": 0, "warnings": 0, "messages": [], "new": [], "updated": [], "ignored": []}
+    pname = f"COG-UK/{bs.central_sample_id}/{code}:{run_name}"
+    node, _ = files.make_node(code)
+    cleaned = {
+        "node_name": node,
+        "path": f"/cephfs/covid/bham/{code}/{run_name}/{bs.central_sample_id}.fasta",
+        "sep": "/",
+        "current_name": f"{bs.central_sample_id}.fasta",
+        "current_fext": "fasta",
+        "current_hash": hashlib.md5(pname.encode(), usedforsecurity=False).hexdigest(),
+        "current_size": 29903 + rng.randint(-200, 0),
+        "resource_type": "consensus",
+        "artifact_uuid": None,
+        "source_artifact": [bs],
+        "source_group": [],
+        "bridge_artifact": bs,
+        "pipe_hook": f"elan-{run_name}",
+        "pipe_kind": "Pipeline",
+        "pipe_name": "ARTIC",
+        "pipe_version": "1.3.0",
+        "publish_group": pname,
+    }
+    fasta = files.save_file(cleaned, user, api_o)
+    bsmod._set_metadata(fasta, {"sequencing": {"platform": "ILLUMINA"}}, api_o)
+    good = rng.random() < 0.85
+    masked = round(rng.uniform(0.1, 5), 2) if good else round(rng.uniform(51, 90), 2)
+    metrics.add_artifact_metrics(
+        fasta,
+        {
+            "sequence": {
+                "num_seqs": 1,
+                "num_bases": 29903,
+                "pc_acgt": round(100 - masked, 2),
+                "pc_masked": masked,
+                "pc_invalid": 0.0,
+                "longest_gap": rng.randint(0, 400) if good else rng.randint(5000, 20000),
+                "longest_ungap": rng.randint(20000, 29903) if good else rng.randint(500, 9000),
+            },
+            "mapping": {
+                "num_pos": 29903,
+                "mean_cov": round(rng.uniform(200, 2000), 1) if good else round(rng.uniform(1, 9), 1),
+                "pc_pos_cov_gte10": round(rng.uniform(95, 100), 2) if good else round(rng.uniform(5, 45), 2),
+                "pc_pos_cov_gte20": round(rng.uniform(93, 100), 2) if good else round(rng.uniform(2, 40), 2),
+            },
+        },
+        api_o,
+    )
+    pag = models.PublishedArtifactGroup.objects.get(published_name=pname, is_latest=True)
+    passed = None
+    for family in families:
+        results = qc.record_qc(pag, family, api_o)
+        if family.slug == QC_TEST and results is not None:
+            passed = all(r["is_pass"] for r in results.values() if not r["is_skip"])
+    if api_o["errors"]:
+        raise RuntimeError(f"seed could not publish {pname}: {api_o['messages']}")
+    pag.published_date = run_day
+    pag.is_public = bool(passed) and rng.random() < 0.5
+    pag.public_timestamp = timezone.now() if pag.is_public else None
+    pag.save(update_fields=["published_date", "is_public", "public_timestamp"])
+    return pag, bool(passed)
+
+
 def seed(biosamples: int = 200, seed_value: int = 1, anchor: dt.date | None = None) -> dict:
     """Create ``biosamples`` samples with libraries, runs, PAGs and QC; returns a JSON-able summary."""
     rng = random.Random(seed_value)
     anchor = anchor or timezone.now().date()
     with transaction.atomic():
-        for slug in QC_TESTS:
-            models.QCTestGroup.objects.get_or_create(slug=slug)
+        families = _qc_families()
         for code, entry in DATAVIEWS.items():
             models.MajoraDataviewDefinition.objects.get_or_create(
                 code_name=code, defaults={"entry_point": entry}
@@ -165,46 +248,17 @@ def seed(biosamples: int = 200, seed_value: int = 1, anchor: dt.date | None = No
                         library_primers="4",
                         sequencing_org_received_date=bs.created.received_date,
                     )
-                    pname = f"COG-UK/{bs.central_sample_id}/{code}:{run_name}"
-                    is_pass = rng.random() < 0.85
-                    pag = models.PublishedArtifactGroup.objects.create(
-                        published_name=pname,
-                        published_date=run_day,
-                        owner=users[code],
-                        owner_org=get_org(code),
-                        is_public=is_pass and rng.random() < 0.5,
-                    )
-                    fasta = models.DigitalResourceArtifact.objects.create(
-                        dice_name=f"{bs.central_sample_id}.consensus.fasta",
-                        artifact_kind="Digital Resource",
-                        current_path=f"/cephfs/covid/bham/{code}/{run_name}/{bs.central_sample_id}.fasta",
-                        current_kind="consensus",
-                        current_size=29903 + rng.randint(-200, 0),
-                        current_hash=hashlib.md5(pname.encode(), usedforsecurity=False).hexdigest(),
-                    )
-                    pc_acgt = round(rng.uniform(90, 99.9), 2) if is_pass else round(rng.uniform(10, 49), 2)
-                    models.TemporaryMajoraArtifactMetric.objects.create(
-                        artifact=fasta,
-                        namespace="sequence",
-                        data={
-                            "num_seqs": 1,
-                            "num_bases": 29903,
-                            "pc_acgt": pc_acgt,
-                            "pc_masked": round(100 - pc_acgt, 2),
-                            "pc_invalid": 0.0,
-                        },
-                    )
-                    pag.tagged_artifacts.add(bs, fasta)
-                    models.PAGQualityReport.objects.create(
-                        pag=pag, test_name=QC_TEST, is_pass=is_pass, last_updated=timezone.now()
-                    )
+                    pag, is_pass = _publish_consensus(bs, code, run_name, run_day, users[code], rng, families)
                     if pag.is_public:
+                        now = timezone.now()
                         models.TemporaryAccessionRecord.objects.create(
                             pag=pag,
                             service="ENA-ASSEMBLY",
                             primary_accession=f"ERZ{rng.randint(10**6, 10**7)}",
+                            requested_by=users[code],
+                            requested_timestamp=now,
                             is_public=True,
-                            public_timestamp=timezone.now(),
+                            public_timestamp=now,
                         )
                     qc["pass" if is_pass else "fail"] += 1
 

@@ -86,6 +86,9 @@ def configure(data_dir: str | os.PathLike, opts: ServerOptions | None = None) ->
             "django.contrib.contenttypes",
             "django.contrib.sessions",
             "oauth2_provider",
+            # Majora's two-factor login stores TOTP devices with django-otp's model (totpdevice_set).
+            "django_otp",
+            "django_otp.plugins.otp_totp",
             "snakemake_majora.server.majora2",
         ],
         MIDDLEWARE=[
@@ -135,6 +138,7 @@ def configure(data_dir: str | os.PathLike, opts: ServerOptions | None = None) ->
         USE_TZ=True,
         TIME_ZONE="UTC",
         LOGIN_URL="/accounts/login/",
+        OTP_TOTP_ISSUER="majora-lite",
         STATIC_URL="/static/",
         LOGIN_REDIRECT_URL="/",
         SESSION_COOKIE_NAME="majoralite_sessionid",

@@ -4,14 +4,13 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 from oauth2_provider import views as oauth2_views
 
-from snakemake_majora.server import api, web
+from snakemake_majora.server import api, files, metrics, pags, qc, web
 from snakemake_majora.server.oauth import LiteTokenView
 
 urlpatterns = [
     path("", web.index),
-    path(
-        "accounts/login/", auth_views.LoginView.as_view(template_name="registration/login.html"), name="login"
-    ),
+    path("accounts/login/", web.LoginView.as_view(), name="login"),
+    path("accounts/login/totp/", web.login_totp, name="login-totp"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("o/authorize/", oauth2_views.AuthorizationView.as_view(), name="authorize"),
     path("o/token/", LiteTokenView.as_view(), name="token"),
@@ -34,10 +33,15 @@ urlpatterns = [
     path("api/v2/process/sequencing/get/", api.get_sequencing, name="api.process.sequencing.get"),
     path("api/v2/process/sequencing/get2/", api.get_sequencing, name="api.process.sequencing.get2"),
     path("api/v2/meta/tag/add/", api.add_tag, name="api.meta.tag.add"),
-    path("api/v2/meta/metric/add/", api.add_metrics, name="api.meta.metric.add"),
-    path("api/v2/meta/qc/add/", api.add_qc, name="api.meta.qc.add"),
-    path("api/v2/pag/qc/get/", api.get_pag_by_qc, name="api.pag.qc.get"),
-    path("api/v2/majora/summary/get/", api.get_summary, name="api.majora.summary.get"),
+    path("api/v2/meta/metric/add/", metrics.add_metrics, name="api.meta.metric.add"),
+    path("api/v2/meta/qc/add/", qc.add_qc, name="api.meta.qc.add"),
+    path("api/v2/artifact/file/add/", files.add_file, name="api.artifact.file.add"),
+    path("api/v2/group/mag/get/", files.get_mag, name="api.group.mag.get"),
+    path("api/v2/pag/qc/get/", pags.get_pag_by_qc, name="api.pag.qc.get"),
+    path("api/v2/pag/accession/add/", pags.add_accession, name="api.pag.accession.add"),
+    path("api/v2/group/pag/suppress/", pags.suppress, name="api.group.pag.suppress"),
+    path("api/v2/outbound/summary/get/", pags.get_outbound_summary, name="api.outbound.summary.get"),
+    path("api/v2/majora/summary/get/", pags.get_summary, name="api.majora.summary.get"),
     path("api/v2/majora/task/get/", api.get_task_result, name="api.majora.task.get"),
     path("api/v3/mdv/", web.mdv_v3, name="api.v3.majora.mdv-list"),
 ]

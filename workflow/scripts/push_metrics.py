@@ -35,7 +35,8 @@ def metrics_from_qc(row: dict[str, str]) -> dict[str, dict[str, Any]]:
             "pc_invalid": 0.0,
             "longest_ungap": int(row["longest_no_N_run"]),
         },
-        "mapping": {"num_maps": int(row["num_aligned_reads"])},
+        # num_pos is required by Majora's mapping form: the positions of the reference mapped against.
+        "mapping": {"num_pos": GENOME_LENGTH, "num_maps": int(row["num_aligned_reads"])},
     }
 
 

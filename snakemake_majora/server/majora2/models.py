@@ -220,11 +220,66 @@ class DNASequencingProcess(models.Model):
         }
 
 
+class DigitalResourceNode(models.Model):
+    """A machine or file system holding digital resources (Majora's root group of a directory tree)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    node_name = models.CharField(max_length=128, unique=True)
+
+    kind = "Digital Resource Node"
+
+
+class DigitalResourceGroup(models.Model):
+    """A directory (Majora's MAG) under a node; ``group_path`` is set only on hard-path directories."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    current_name = models.CharField(max_length=512, blank=True, null=True)
+    dice_name = models.CharField(max_length=96, blank=True, null=True, unique=True)
+    group_path = models.CharField(max_length=1024, blank=True, null=True, unique=True)
+    root_node = models.ForeignKey(
+        DigitalResourceNode, null=True, on_delete=models.PROTECT, related_name="groups"
+    )
+    # None with a root node: the directory sits right under the node.
+    parent_group = models.ForeignKey("self", null=True, on_delete=models.PROTECT, related_name="children")
+    physical = models.BooleanField(default=False)
+    temp_kind = models.CharField(max_length=48, blank=True, null=True)
+
+    kind = "Digital Resource Group"
+
+
+class AbstractBioinformaticsProcess(models.Model):
+    """A pipeline run that made digital resources (Majora's process kind "Bioinformatics: <kind>")."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    hook_name = models.CharField(max_length=256, blank=True, null=True, unique=True)
+    pipe_kind = models.CharField(max_length=64, blank=True, null=True)
+    pipe_name = models.CharField(max_length=96, blank=True, null=True)
+    pipe_version = models.CharField(max_length=48, blank=True, null=True)
+    who = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    when = models.DateTimeField(null=True)
+
+    @property
+    def kind(self) -> str:
+        return f"Bioinformatics: {self.pipe_kind}"
+
+
 class DigitalResourceArtifact(MajoraArtifact):
     current_path = models.CharField(max_length=1024, blank=True, default="")
+    current_name = models.CharField(max_length=512, blank=True, default="", db_index=True)
+    current_extension = models.CharField(max_length=48, blank=True, default="")
     current_kind = models.CharField(max_length=48, blank=True, default="")
     current_hash = models.CharField(max_length=64, blank=True, default="")
     current_size = models.BigIntegerField(default=0)
+    # The directory holding the file: a group, or the node itself when the path has no directory.
+    primary_group = models.ForeignKey(
+        DigitalResourceGroup, null=True, on_delete=models.PROTECT, related_name="files"
+    )
+    primary_node = models.ForeignKey(
+        DigitalResourceNode, null=True, on_delete=models.PROTECT, related_name="files"
+    )
+    created = models.ForeignKey(
+        AbstractBioinformaticsProcess, null=True, on_delete=models.SET_NULL, related_name="outputs"
+    )
 
     def as_struct(self) -> dict:
         return {
@@ -234,6 +289,20 @@ class DigitalResourceArtifact(MajoraArtifact):
             "current_hash": self.current_hash,
             "current_size": self.current_size,
         }
+
+
+class ArtifactProcessRecord(models.Model):
+    """One input of a process for one output (Majora's MajoraArtifactProcessRecord), with its bridge."""
+
+    process = models.ForeignKey(
+        AbstractBioinformaticsProcess, on_delete=models.CASCADE, related_name="records"
+    )
+    in_artifact = models.ForeignKey(MajoraArtifact, null=True, on_delete=models.CASCADE, related_name="+")
+    in_group = models.ForeignKey(DigitalResourceGroup, null=True, on_delete=models.CASCADE, related_name="+")
+    out_artifact = models.ForeignKey(MajoraArtifact, null=True, on_delete=models.CASCADE, related_name="+")
+    bridge_artifact = models.ForeignKey(
+        MajoraArtifact, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
 
 class MajoraMetaRecord(models.Model):
@@ -259,7 +328,10 @@ class TemporaryMajoraArtifactMetric(models.Model):
         unique_together = [("artifact", "namespace")]
 
     def as_struct(self) -> dict:
-        return dict(self.data)
+        from snakemake_majora.server.metrics import FORMS, metric_struct
+
+        # sequence/mapping/tile-mapping render as Majora's metric models do; others (ct) as stored.
+        return metric_struct(self.namespace, self.data) if self.namespace in FORMS else dict(self.data)
 
 
 class PublishedArtifactGroup(models.Model):
@@ -271,10 +343,18 @@ class PublishedArtifactGroup(models.Model):
     owner_org = models.ForeignKey(Institute, null=True, on_delete=models.SET_NULL)
     is_latest = models.BooleanField(default=True)
     is_public = models.BooleanField(default=False)
+    public_timestamp = models.DateTimeField(null=True)
     is_suppressed = models.BooleanField(default=False)
     suppressed_date = models.DateTimeField(null=True)
     suppressed_reason = models.CharField(max_length=24, blank=True, default="")
     tagged_artifacts = models.ManyToManyField(MajoraArtifact, related_name="pags")
+
+    kind = "Published Artifact Group"
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["published_name", "is_latest"], name="is_only_published"),
+        ]
 
 
 class PAGQualityReport(models.Model):
@@ -295,14 +375,77 @@ class TemporaryAccessionRecord(models.Model):
     service = models.CharField(max_length=64)
     primary_accession = models.CharField(max_length=64, null=True)
     secondary_accession = models.CharField(max_length=64, null=True)
+    tertiary_accession = models.CharField(max_length=64, null=True)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    requested_timestamp = models.DateTimeField(null=True)
     is_public = models.BooleanField(default=False)
     public_timestamp = models.DateTimeField(null=True)
+    is_rejected = models.BooleanField(default=False)
+    rejected_timestamp = models.DateTimeField(null=True)
+    rejected_reason = models.CharField(max_length=24, null=True)
 
 
 class QCTestGroup(models.Model):
-    """Known QC test slugs (Majora's PAGQualityTestEquivalenceGroup), e.g. cog-uk-elan-minimal-qc."""
+    """A QC test family by slug (Majora's PAGQualityTestEquivalenceGroup), e.g. cog-uk-elan-minimal-qc."""
 
     slug = models.CharField(max_length=64, unique=True)
+    name = models.CharField(max_length=64, blank=True, default="")
+
+
+class QCTest(models.Model):
+    """One test set of a family, e.g. "Minimal ILL" (Majora's PAGQualityTest); filters say when it runs."""
+
+    group = models.ForeignKey(QCTestGroup, on_delete=models.CASCADE, related_name="tests")
+    name = models.CharField(max_length=64, unique=True)
+    slug = models.CharField(max_length=64, blank=True, default="")
+
+
+class QCTestFilter(models.Model):
+    """Run the test only when a metadata value equals (EQ) or differs from (NEQ) a string."""
+
+    test = models.ForeignKey(QCTest, on_delete=models.CASCADE, related_name="filters")
+    filter_name = models.CharField(max_length=64)
+    filter_desc = models.CharField(max_length=128, blank=True, default="")
+    force_field = models.BooleanField(default=True)
+    metadata_namespace = models.CharField(max_length=64)
+    metadata_name = models.CharField(max_length=64)
+    filter_on_str = models.CharField(max_length=64)
+    op = models.CharField(max_length=3, null=True)
+
+
+class QCTestVersion(models.Model):
+    test = models.ForeignKey(QCTest, on_delete=models.CASCADE, related_name="versions")
+    version_number = models.PositiveSmallIntegerField()
+    version_date = models.DateField()
+
+
+class QCTestRule(models.Model):
+    """A threshold check on one metric; an unset (or zero) bound is not checked, as in Majora."""
+
+    version = models.ForeignKey(QCTestVersion, on_delete=models.CASCADE, related_name="rules")
+    rule_name = models.CharField(max_length=64)
+    rule_desc = models.CharField(max_length=128, blank=True, default="")
+    metric_namespace = models.CharField(max_length=64)
+    metric_name = models.CharField(max_length=64)
+    warn_min = models.FloatField(null=True)
+    warn_max = models.FloatField(null=True)
+    fail_min = models.FloatField(null=True)
+    fail_max = models.FloatField(null=True)
+
+    def __str__(self) -> str:
+        return self.rule_name
+
+
+class QCTestDecision(models.Model):
+    """A failing decision fails the test: rule ``a`` alone, or ``a`` AND/OR ``b``."""
+
+    version = models.ForeignKey(QCTestVersion, on_delete=models.CASCADE, related_name="decisions")
+    a = models.ForeignKey(QCTestRule, on_delete=models.CASCADE, related_name="+")
+    b = models.ForeignKey(QCTestRule, null=True, on_delete=models.CASCADE, related_name="+")
+    op = models.CharField(max_length=3, null=True)
+
+    def __str__(self) -> str:
+        return f"{self.a} {self.op} {self.b}" if self.b_id else str(self.a)
 
 
 class MajoraDataviewDefinition(models.Model):
