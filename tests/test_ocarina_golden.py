@@ -15,7 +15,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +67,7 @@ OCARINA_SCOPE_KEYS = (
 OURS = [sys.executable, "-m", "snakemake_majora.cli", "ocarina"]
 WAIT = ["--task-wait", "--task-wait-minutes", "1", "--task-wait-attempts", "5"]
 PAGS = ["--test-name", "cog-uk-elan-minimal-qc"]
-PIPE = ["--pipeline", "elan", "consensus", "elan", "1.0.0"]
+PIPE = ["--pipeline", "elan", "consensus", "elan", "1.0.0", "-m", "sequencing", "platform", "OXFORD_NANOPORE"]
 NEW = ["HOOT-00101", "HOOT-00102", "HOOT-00103"]
 RUN = "261118_HOOT_GOLDEN"
 
@@ -123,11 +122,13 @@ STEPS: list[tuple[str, list[str]] | tuple[str, list[str], dict[str, str]]] = [
     ("get-sequencing-all-faster-tsv", ["--oauth", "get", "sequencing", "--run-name", "*", "--tsv", "--faster",
                                        *WAIT]),
     ("put-file-consensus-1", ["--oauth", "put", "file", "--path", "{root}/elan/consensus/HOOT-00101.fa",
-                              "--type", "consensus", "--full-path", "--node", "climb", "--bridge-artifact",
-                              NEW[0], "--publish-group", "COGUK/HOOT-00101/HOOT:GOLDEN", *PIPE]),
+                              "--type", "consensus", "--full-path", "--node", "climb", "--source-artifact",
+                              NEW[0], "--bridge-artifact", NEW[0], "--publish-group",
+                              "COGUK/HOOT-00101/HOOT:GOLDEN", *PIPE]),
     ("put-file-consensus-2", ["--oauth", "put", "file", "--path", "{root}/elan/consensus/HOOT-00102.fa",
-                              "--type", "consensus", "--full-path", "--node", "climb", "--bridge-artifact",
-                              NEW[1], "--publish-group", "COGUK/HOOT-00102/HOOT:GOLDEN", *PIPE]),
+                              "--type", "consensus", "--full-path", "--node", "climb", "--source-artifact",
+                              NEW[1], "--bridge-artifact", NEW[1], "--publish-group",
+                              "COGUK/HOOT-00102/HOOT:GOLDEN", *PIPE]),
     ("put-file-bad", ["--oauth", "put", "file", "--path", "{root}/elan/consensus/bad.fa", "--type",
                       "consensus", "--full-path", "--node", "climb", *PIPE]),
     ("put-file-missing", ["--oauth", "put", "file", "--path", "{root}/elan/consensus/none.fa", "--type",
@@ -226,6 +227,7 @@ class OcarinaDay:
                        "totp": True}],
             "apps": [{"name": "ocarina-golden"}],
             "apikeys": [{"username": LITE_USER, "days": 3}],
+            "nodes": [{"name": "climb"}],
         })
         self.apikey = out["apikeys"][0]["key"]
         server.start()
@@ -279,12 +281,10 @@ class OcarinaDay:
         fill = {"url": self.lite.url, "user": LITE_USER, "apikey": self.apikey,
                 "client_id": self.lite.client_id, "client_secret": self.lite.client_secret}
         env.update({k: v.format(**fill) for k, v in (extra_env or {}).items()})
-        t0 = time.monotonic()
         res = subprocess.run([*(command or OURS), *args], env=env, capture_output=True, text=True,
                              timeout=timeout, cwd=self.root)
         out = {"argv": argv, "exit": res.returncode, "stdout": normalise(res.stdout, self.root),
-               "stderr": parse_stderr(normalise(res.stderr, self.root)),
-               "seconds": round(time.monotonic() - t0, 1)}
+               "stderr": parse_stderr(normalise(res.stderr, self.root))}
         if "Traceback (most recent call last)" in res.stderr:
             # Ocarina crashed: keep the exception's line, so the golden says why.
             out["crash"] = normalise(res.stderr.strip().splitlines()[-1], self.root)

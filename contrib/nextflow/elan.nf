@@ -18,6 +18,7 @@ params.pipeline_version = '1.0.0'
 params.qc_test = 'cog-uk-elan-minimal-qc'
 params.qc_version = 1
 params.site = 'HOOT'
+params.platform = 'OXFORD_NANOPORE'   // ILLUMINA, ION_TORRENT: selects the QC test version
 
 
 process PUT_FILE {
@@ -36,7 +37,7 @@ process PUT_FILE {
     script:
     fasta_path = fasta.toRealPath().toString()
     """
-    elan_put_file.sh ${sample} ${fasta_path} ${params.site} ${params.node} ${params.pipeline_version}
+    elan_put_file.sh ${sample} ${fasta_path} ${params.site} ${params.node} ${params.pipeline_version} ${params.platform}
     """
 }
 
