@@ -251,10 +251,10 @@ def info_text(info: dict[str, Any], out: TextIO) -> None:
 
 
 def _text_table(rows: list[list[Any]], headers: list[str]) -> str:
-    """A plain table: columns left-aligned, two spaces apart, a dashed rule under the headers."""
-    cells = [["" if c is None else str(c) for c in row] for row in rows]
-    widths = [max([len(h)] + [len(r[i]) for r in cells]) + (2 if not h else 0) for i, h in enumerate(headers)]
-    widths = [max(w, 2) for w in widths]
+    """A plain table as Ocarina prints it (tabulate's "simple" layout): cells stripped and left-aligned,
+    columns two spaces apart and at least two wider than their header, a dashed rule under the headers."""
+    cells = [["" if c is None else str(c).strip() for c in row] for row in rows]
+    widths = [max([len(h) + 2] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip(),
              "  ".join("-" * w for w in widths)]
     lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
