@@ -20,7 +20,7 @@ test: venv lint
 
 # Replays the corpus recorded from the real Majora (../shared/majora-conformance) against majora-lite.
 conformance: venv
-	$(PY) tests/conformance/replay.py
+	CONFORMANCE_ONLY="$(ONLY)" $(PY) tests/conformance/replay.py
 
 demo: venv
 	$(PY) -m snakemake_majora.demo

@@ -215,9 +215,10 @@ def test_dataview_rules(lite_factory, insecure_ok):
             break
         time.sleep(0.05)
     assert out["task"]["state"] == "SUCCESS" and out["task"]["cleaned"] is True
-    assert len(out["data"]) == body["expected_n"] >= lite.seed_summary["biosamples"]
-    row = out["data"][0]
-    assert {"central_sample_id", "sender_sample_id", "created"} <= set(row)
+    # PHE1 selects English samples whose submitter signed its agreement (the seed's English sites
+    # did); its rows and their shape are checked in tests/test_server_dataviews.py
+    assert len(out["data"]) == body["expected_n"] > 0
+    assert all(set(row) == {"central_sample_id", "sender_sample_id", "created"} for row in out["data"])
 
 
 ADDEMPTY_SCOPES = [

@@ -69,7 +69,7 @@ def load_orgs(path: str | Path) -> list[dict]:
     As Majora's ``load_orgs``, the name is the first field and the code the second; an existing code
     gets the file's name.
     """
-    lines = _read_lines(path, "organisations file")
+    lines = read_lines(path, "organisations file")
     out = []
     with transaction.atomic():
         for number, line in enumerate(lines, 1):
@@ -88,7 +88,8 @@ def load_orgs(path: str | Path) -> list[dict]:
     return out
 
 
-def _read_lines(path: str | Path, what: str) -> list[str]:
+def read_lines(path: str | Path, what: str) -> list[str]:
+    """The lines of a text file an admin command loads; a missing or unreadable file is AdminError 66."""
     try:
         with open(path, encoding="utf-8") as fh:
             return fh.readlines()
@@ -210,7 +211,7 @@ def grant_dataview(username: str, code: str, days: float = 30) -> dict:
     mdv = models.MajoraDataviewDefinition.objects.filter(code_name=code).first()
     if mdv is None:
         raise AdminError(
-            f"no dataview {code!r}; run 'seed' first or pick one of: "
+            f"no dataview {code!r}; load it with 'load-dataview' (or 'seed') first, or pick one of: "
             + ", ".join(models.MajoraDataviewDefinition.objects.values_list("code_name", flat=True))
             or "(none)",
             66,

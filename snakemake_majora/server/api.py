@@ -58,8 +58,13 @@ def v2(
     permission: str | None = None,
     oauth_only: bool = False,
     partial: bool = False,
+    get: bool = False,
 ):
-    """Decorate ``f(request, api_o, json_data, user, partial)`` with Majora's v2 envelope."""
+    """Decorate ``f(request, api_o, json_data, user, partial)`` with Majora's v2 envelope.
+
+    ``get=True`` is Majora's GET interface (v0): the query string stands for the body and only OAuth
+    bearers are accepted. An exception raised by the view is not caught: the answer is a 500, as Majora's.
+    """
 
     def deco(f):
         @csrf_exempt
@@ -76,16 +81,23 @@ def v2(
                 "ignored": [],
                 "request": str(uuid.uuid4()),
             }
-            if request.method != "POST":
-                return HttpResponseBadRequest()
-            try:
-                json_data = json.loads(request.body)
-            except (ValueError, RecursionError):
-                return HttpResponseBadRequest()
-            if not isinstance(json_data, dict):
-                return HttpResponseBadRequest()
-            if not json_data.get("token") or not json_data.get("username"):
-                return HttpResponseBadRequest()
+            if get:
+                if request.method != "GET":
+                    return HttpResponseBadRequest()
+                json_data = request.GET
+            else:
+                if request.method != "POST":
+                    return HttpResponseBadRequest()
+                try:
+                    json_data = json.loads(request.body)
+                except (ValueError, RecursionError):
+                    return HttpResponseBadRequest()
+                if not isinstance(json_data, dict):
+                    # Majora calls json_data.get() on whatever JSON was sent: a list, string or number
+                    # raises there, so its answer is a 500.
+                    raise AttributeError(f"'{type(json_data).__name__}' object has no attribute 'get'")
+                if not json_data.get("token") or not json_data.get("username"):
+                    return HttpResponseBadRequest()
 
             oauth = bool(getattr(request, "lite_oauth", False))
             if oauth:
@@ -103,7 +115,7 @@ def v2(
                     api_o["errors"] += 1
                     return _json(api_o)
                 user = request.user
-            elif oauth_only:
+            elif oauth_only or get:
                 return HttpResponseBadRequest()
             else:
                 user = _key_user(json_data, permission)
@@ -126,14 +138,15 @@ def v2(
             if json_data.get("client_name") == "ocarina":
                 try:
                     server_version = tuple(int(x) for x in MINIMUM_CLIENT_VERSION.split("."))
-                    client_version = tuple(int(x) for x in str(json_data["client_version"]).split("."))
+                    # Majora calls .split on the value: a number is as nonsensical as a bad string.
+                    client_version = tuple(int(x) for x in json_data["client_version"].split("."))
                     if client_version < server_version:
                         api_o["messages"].append(
                             f"Update your 'ocarina' client to version v{MINIMUM_CLIENT_VERSION}"
                         )
                         api_o["errors"] += 1
                         bad = True
-                except (KeyError, ValueError):
+                except (KeyError, ValueError, AttributeError):
                     api_o["messages"].append(
                         "It appears you are using 'ocarina', but your version number doesn't "
                         "make sense... This shouldn't happen..."
@@ -141,12 +154,7 @@ def v2(
                     api_o["errors"] += 1
                     bad = True
             if not bad:
-                try:
-                    f(request, api_o, json_data, user=user, partial=partial)
-                except Exception as exc:  # Majora reports view exceptions as logical errors too
-                    log.warning("%s failed: %s", request.path, type(exc).__name__)
-                    api_o["errors"] += 1
-                    api_o["messages"].append(str(exc))
+                f(request, api_o, json_data, user=user, partial=partial)
             api_o["success"] = api_o["errors"] == 0
             return _json(api_o)
 
@@ -176,19 +184,17 @@ def get_biosample(request, api_o, json_data, user=None, partial=False):
     sample_id = json_data.get("central_sample_id")
     if not sample_id:
         return _missing(api_o, "central_sample_id")
-    if not isinstance(sample_id, (str, int)) or isinstance(sample_id, bool):
-        api_o["errors"] += 1
-        api_o["messages"].append("'central_sample_id' must be a string")
-        return
-    sample_id = str(sample_id)
-    artifact = (
-        models.BiosampleArtifact.objects.filter(dice_name=sample_id)
-        .select_related("created__submission_org", "created__submission_user", "primary_group")
-        .prefetch_related("metadata", "metrics", "pags")
-        .first()
-    ) or models.MajoraArtifact.objects.filter(dice_name=sample_id).first()
+    # Majora looks the dice name up among all artifacts and reports the error of calling None.as_struct().
+    name = str(sample_id) if isinstance(sample_id, (str, int, float)) else None
+    artifact = None
+    if name is not None:
+        artifact = (
+            models.BiosampleArtifact.objects.filter(dice_name=name)
+            .select_related("created__submission_org", "created__submission_user", "primary_group")
+            .prefetch_related("metadata", "metrics", "pags")
+            .first()
+        ) or models.MajoraArtifact.objects.filter(dice_name=name).first()
     if artifact is None:
-        # Majora calls None.as_struct() here and reports the AttributeError text.
         api_o["errors"] += 1
         api_o["messages"].append("'NoneType' object has no attribute 'as_struct'")
         return
@@ -201,17 +207,10 @@ def biosample_query_validity(request, api_o, json_data, user=None, partial=False
     if not biosamples:
         _missing(api_o, "biosamples")
     api_o["result"] = {}
-    ids = _str_list(biosamples) if biosamples else []
-    if ids is None:
-        api_o["errors"] += 1
-        api_o["messages"].append("'biosamples' appears malformed")
-        return
-    found = {
-        b.central_sample_id: b
-        for b in models.BiosampleArtifact.objects.select_related("created").filter(central_sample_id__in=ids)
-    }
-    for sid in ids:
-        bs = found.get(sid)
+    # Majora iterates whatever was sent (a string's characters, a dict's keys); a number raises (500).
+    for sid in biosamples:
+        found = models.BiosampleArtifact.objects.select_related("created").filter(central_sample_id=str(sid))
+        bs = found.first() if sid is not None else None  # Majora's filter on None matches no sample
         api_o["result"][sid] = {
             "central_sample_id": bs.central_sample_id if bs else None,
             "exists": bs is not None,
@@ -234,8 +233,11 @@ def _biosample_list(api_o, json_data) -> list | None:
 
 
 def _biosample_add(request, api_o, json_data, user=None, partial=False):
-    biosamples = _biosample_list(api_o, json_data)
-    for biosample in biosamples or []:
+    biosamples = json_data.get("biosamples", {})
+    if not biosamples:
+        _missing(api_o, "biosamples")
+    # As Majora: any iterable is walked (each non-dict entry is reported), a number raises (500).
+    for biosample in biosamples:
         bsmod.save_biosample(biosample, user=user, partial=partial, api_o=api_o)
 
 
@@ -266,39 +268,47 @@ update_biosample = v2(
 def addempty_biosample(request, api_o, json_data, user=None, partial=False):
     biosamples = _biosample_list(api_o, json_data)
     for item in biosamples or []:
-        sender = None
+        sender = anon = None
         meta: Any = {}
-        if isinstance(item, dict):
-            sid, sender, meta = (
-                item.get("central_sample_id"),
-                item.get("sender_sample_id"),
-                item.get("metadata", {}),
-            )
-        elif isinstance(item, str):
-            sid = item
-        else:
+        try:
+            if isinstance(item, dict):
+                sid = item["central_sample_id"]
+                sender, anon = item.get("sender_sample_id"), item.get("anonymous_sample_id")
+                meta = item.get("metadata", {})
+            elif isinstance(item, str):
+                sid = item
+            else:
+                raise TypeError
+        except (KeyError, TypeError):
             api_o["warnings"] += 1
             api_o["messages"].append("'biosamples' appears malformed")
             continue
-        if not sid or not isinstance(sid, str):
+        if not sid:
             _missing(api_o, "central_sample_id")
             continue
+        sid = str(sid)
         with transaction.atomic():
+            if anon and not bsmod.addempty_anonymous_id_ok(sid, anon, user, api_o):
+                continue
             bs, created = bsmod.new_empty_biosample(sid)
+            if anon and anon != bs.anonymous_sample_id:
+                bs.anonymous_sample_id = anon
+                bs.save(update_fields=["anonymous_sample_id"])
             if created:
                 api_o["new"].append(bsmod.format_tuple(bs))
-                bsmod._set_metadata(bs, meta, api_o)
+                # Majora tags only a sample it has just created; a malformed metadata raises (500).
+                bsmod.handle_metadata(meta, "artifact", bs, api_o)
             else:
                 api_o["ignored"].append(bsmod.format_tuple(bs))
                 api_o["warnings"] += 1
-            if sender and isinstance(sender, str) and not bs.created.collection_location_adm1:
-                if bs.sender_sample_id != sender:
-                    bs.sender_sample_id = sender[:48]
-                    bs.revision += 1
-                    bs.modified = timezone.now()
-                    bs.save(update_fields=["sender_sample_id", "revision", "modified"])
-                    if not created:
-                        api_o["updated"].append(bsmod.format_tuple(bs))
+            # Majora sets sender_sample_id only on samples whose sampling was never filled (adm1 empty).
+            if sender and not bs.created.collection_location_adm1 and bs.sender_sample_id != str(sender):
+                bs.sender_sample_id = str(sender)
+                bs.revision += 1
+                bs.modified = timezone.now()
+                bs.save(update_fields=["sender_sample_id", "revision", "modified"])
+                if not created:
+                    api_o["updated"].append(bsmod.format_tuple(bs))
 
 
 # ---------------------------------------------------------------- libraries and sequencing
@@ -582,19 +592,13 @@ def get_sequencing(request, api_o, json_data, user=None, partial=False):
 # (metrics: metrics.py; QC: qc.py; files: files.py; PAGs and summaries: pags.py)
 
 
-@v2(oauth_permission="majora2.add_majorametarecord majora2.change_majorametarecord")
+@v2()
 def add_tag(request, api_o, json_data, user=None, partial=False):
-    name = json_data.get("artifact")
-    if not name or not isinstance(name, str):
-        return _missing(api_o, "artifact")
-    a = models.MajoraArtifact.objects.filter(dice_name=name).first()
-    if a is None:
-        api_o["ignored"].append(name)
-        api_o["errors"] += 1
-        return
-    with transaction.atomic():
-        bsmod._set_metadata(a, json_data.get("metadata", {}), api_o)
-    api_o["updated"].append(bsmod.format_tuple(a))
+    # Majora's meta/tag/add needs no scope; with no artifact, group or process it does nothing.
+    for kind in ("artifact", "group", "process"):
+        if json_data.get(kind):
+            bsmod.handle_metadata(json_data.get("metadata", {}), kind, json_data.get(kind), api_o)
+            return
 
 
 @v2()

@@ -72,9 +72,9 @@ def totp_code(data_dir: str | os.PathLike, username: str) -> str:
     """The current TOTP code of ``username``'s device, read from the server's database (read-only)."""
     from django_otp.oath import TOTP
 
-    db = Path(data_dir) / DB_NAME
+    db = (Path(data_dir) / DB_NAME).resolve().as_uri() + "?mode=ro"  # as_uri escapes ?, # and %
     try:
-        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)) as con:
+        with contextlib.closing(sqlite3.connect(db, uri=True, timeout=30)) as con:
             row = con.execute(
                 "SELECT d.key, d.step, d.t0, d.digits, d.drift FROM otp_totp_totpdevice d"
                 " JOIN auth_user u ON u.id = d.user_id WHERE u.username = ? AND d.confirmed"

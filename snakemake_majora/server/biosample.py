@@ -1,84 +1,30 @@
-"""Biosample validation, storage and output struct (Majora §1.4 and §1.7 behaviour)."""
+"""Biosample add/update/addempty with Majora's rules, metadata tags, ct metrics and the output struct."""
 
 from __future__ import annotations
 
 import datetime as dt
-import re
+import hashlib
+import logging
+import string
+import uuid
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from snakemake_majora.server import forms
 from snakemake_majora.server.majora2 import models
 
-ADM1 = ["UK-ENG", "UK-SCT", "UK-WLS", "UK-NIR"]
-SOURCE_SEX = ["F", "M", "Other"]
-SAMPLE_TYPE_COLLECTED = ["dry swab", "swab", "aspirate", "sputum", "BAL"]
-SAMPLE_TYPE_RECEIVED = ["primary", "extract", "lysate", "culture"]
-SWAB_SITE = ["nose", "throat", "nose-throat", "endotracheal", "rectal"]
-PILLARS = [1, 2, 103, 34613]
-EARLIEST = dt.date(2020, 1, 1)
-STR_FIELDS = {
-    "central_sample_id": 48,
-    "adm2": 100,
-    "adm2_private": 10,
-    "biosample_source_id": 48,
-    "root_biosample_source_id": 48,
-    "collecting_org": 100,
-    "root_sample_id": 48,
-    "sender_sample_id": 48,
-    "anonymous_sample_id": 48,
-    "employing_hospital_name": 100,
-    "employing_hospital_trust_or_board": 100,
-    "admitted_hospital_name": 100,
-    "admitted_hospital_trust_or_board": 100,
-    "anonymised_care_home_code": 10,
-}
-CHOICE_FIELDS = {
-    "adm1": ADM1,
-    "source_sex": SOURCE_SEX,
-    "sample_type_collected": SAMPLE_TYPE_COLLECTED,
-    "sample_type_received": SAMPLE_TYPE_RECEIVED,
-    "swab_site": SWAB_SITE,
-}
-YN_FIELDS = [
-    "is_surveillance",
-    "is_hcw",
-    "is_hospital_patient",
-    "is_icu_patient",
-    "admitted_with_covid_diagnosis",
-    "is_care_home_worker",
-    "is_care_home_resident",
-]
-DATE_FIELDS = ["collection_date", "received_date", "admission_date"]
-SUPPLEMENT_FIELDS = [
-    "is_hcw",
-    "employing_hospital_name",
-    "employing_hospital_trust_or_board",
-    "is_hospital_patient",
-    "is_icu_patient",
-    "admission_date",
-    "admitted_hospital_name",
-    "admitted_hospital_trust_or_board",
-    "admitted_with_covid_diagnosis",
-    "is_care_home_worker",
-    "is_care_home_resident",
-    "anonymised_care_home_code",
-]
-KNOWN_FIELDS = (
-    set(STR_FIELDS)
-    | set(CHOICE_FIELDS)
-    | set(YN_FIELDS)
-    | set(DATE_FIELDS)
-    | {
-        "source_age",
-        "collection_pillar",
-    }
+log = logging.getLogger("majora_lite.biosample")
+ZANA_DISABLED = (
+    "ZANA has not been enabled to issue the anonymous_sample_id. "
+    "If you wish to enable this behaviour, contact a system administrator."
 )
-
-
-def _err(errors: dict, field: str, message: str, code: str = "invalid") -> None:
-    errors.setdefault(field, []).append({"message": message, "code": code})
+#: Metadata tags Majora never shows (fixed_data.RESTRICTED_METADATA).
+RESTRICTED_METADATA = ["investigation"]
+NO_TARGET = "You must provide one 'artifact', 'group' or 'process' to attach metadata to"
+BAD_CHOICE = "Select a valid choice. That choice is not one of the available choices."
 
 
 def parse_date(value: Any) -> dt.date | None:
@@ -88,156 +34,26 @@ def parse_date(value: Any) -> dt.date | None:
     return dt.datetime.strptime(value.strip(), "%Y-%m-%d").date()
 
 
-def _yn(value: Any) -> bool | None:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        v = value.strip().upper()
-        if v in ("Y", "YES"):
-            return True
-        if v in ("N", "NO"):
-            return False
-    raise ValueError
+def zana_prefix() -> str | None:
+    """The ZANA pool prefix when the server runs with ``--zana PREFIX`` (None: ZANA disabled, Majora's
+    recorded deployment)."""
+    return (getattr(settings, "MAJORA_LITE", None) or {}).get("zana")
 
 
-def clean_biosample(
-    data: dict, *, partial: bool, existing: models.BiosampleArtifact | None
-) -> tuple[dict, dict]:
-    """Validate one biosample dict. Returns (cleaned values for the fields given, form-like errors)."""
-    errors: dict = {}
-    cleaned: dict = {}
-    today = timezone.now().date()
-    for field in KNOWN_FIELDS:
-        if field not in data:
-            continue
-        value = data[field]
-        if value is None or value == "":
-            cleaned[field] = None
-            continue
-        if isinstance(value, (dict, list)):
-            _err(errors, field, "Expected a single value, not a list or object.")
-            continue
-        if field in STR_FIELDS:
-            value = str(value).strip()
-            if len(value) > STR_FIELDS[field]:
-                _err(
-                    errors,
-                    field,
-                    f"Ensure this value has at most {STR_FIELDS[field]} characters.",
-                    "max_length",
-                )
-                continue
-            cleaned[field] = value
-        elif field in CHOICE_FIELDS:
-            choices = CHOICE_FIELDS[field]
-            v = str(value).strip()
-            match = next((c for c in choices if c.lower() == v.lower()), None)
-            if match is None:
-                _err(
-                    errors,
-                    field,
-                    f"Select a valid choice. {v} is not one of the available choices.",
-                    "invalid_choice",
-                )
-                continue
-            cleaned[field] = match
-        elif field in YN_FIELDS:
-            try:
-                cleaned[field] = _yn(value)
-            except ValueError:
-                _err(
-                    errors,
-                    field,
-                    f"Select a valid choice. {value} is not one of the available choices.",
-                    "invalid_choice",
-                )
-        elif field in DATE_FIELDS:
-            try:
-                cleaned[field] = parse_date(value)
-            except ValueError:
-                _err(errors, field, "Enter a valid date.")
-        elif field == "source_age":
-            if isinstance(value, bool) or not re.fullmatch(r"\d{1,3}", str(value).strip()):
-                _err(errors, field, "Enter a whole number.")
-                continue
-            age = int(str(value).strip())
-            if age > 150:
-                _err(errors, field, "Ensure this value is less than or equal to 150.", "max_value")
-                continue
-            cleaned[field] = age
-        elif field == "collection_pillar":
-            try:
-                pillar = int(str(value).strip())
-            except ValueError:
-                pillar = None
-            if isinstance(value, bool) or pillar not in PILLARS:
-                _err(
-                    errors,
-                    field,
-                    f"Select a valid choice. {value} is not one of the available choices.",
-                    "invalid_choice",
-                )
-                continue
-            cleaned[field] = pillar
+def zana_issue(linkage_id: str, prefix: str) -> str:
+    """An anonymous id as ZANA issues one: ``PREFIX-`` and 8 alphanumerics, one per linkage id.
 
-    if cleaned.get("adm2"):
-        cleaned["adm2"] = cleaned["adm2"].upper()
-        if re.search(r"\d", cleaned["adm2"]):
-            _err(
-                errors,
-                "adm2",
-                "adm2 cannot contain numbers. Use adm2_private if you are trying to provide an "
-                "outer postcode",
-            )
-    if cleaned.get("adm2_private"):
-        cleaned["adm2_private"] = cleaned["adm2_private"].upper()
-        if " " in cleaned["adm2_private"]:
-            _err(errors, "adm2_private", "Enter the first part of the postcode only")
-
-    if not partial:
-        for field in ("central_sample_id", "adm1"):
-            if not cleaned.get(field) and field not in errors:
-                _err(errors, field, "This field is required.", "required")
-        if cleaned.get("is_surveillance") is None and "is_surveillance" not in errors:
-            _err(errors, "is_surveillance", "You must set is_surveillance to Y or N")
-
-    # Date rules work on the merged record so that a partial update cannot break them.
-    proc = existing.created if existing is not None else None
-    coll = (
-        cleaned.get("collection_date")
-        if "collection_date" in cleaned
-        else (proc.collection_date if (partial and proc) else None)
-    )
-    recv = (
-        cleaned.get("received_date")
-        if "received_date" in cleaned
-        else (proc.received_date if (partial and proc) else None)
-    )
-    is_new = existing is None or proc is None or proc.submission_user_id is None
-    if "collection_date" in errors or "received_date" in errors:
-        pass
-    elif not coll and not recv:
-        if not partial or "collection_date" in cleaned or "received_date" in cleaned:
-            _err(
-                errors,
-                "received_date",
-                "You must provide a received date for samples without a collection date",
-            )
-    for field, value, verb in (("collection_date", coll, "collected"), ("received_date", recv, "received")):
-        if not value or field not in cleaned:
-            continue
-        if value > today:
-            _err(errors, field, f"Sample cannot be {verb} in the future")
-        elif value < EARLIEST:
-            _err(errors, field, f"Sample cannot be {verb} before 2020")
-        elif is_new and value < today - dt.timedelta(days=365):
-            _err(errors, field, f"Sample cannot be {verb} more than a year ago...")
-    if coll and recv and recv < coll and "received_date" not in errors:
-        _err(errors, "received_date", "Sample cannot be received before it was collected")
-    swab, stype = cleaned.get("swab_site"), cleaned.get("sample_type_collected")
-    if swab and stype and "swab" not in stype and stype != "aspirate":
-        _err(errors, "sample_type_collected", "Swab site specified but the sample type is not 'swab'")
-    return cleaned, errors
+    ZANA keeps one id per linkage id (Majora passes the central_sample_id); a keyed hash of it gives the
+    same stable answer without a table.
+    """
+    alphabet = string.digits + string.ascii_uppercase
+    digest = hashlib.sha256(f"{settings.SECRET_KEY}|zana|{prefix}|{linkage_id}".encode()).digest()
+    number = int.from_bytes(digest, "big")
+    postfix = ""
+    for _ in range(forms.ANON_POSTFIX_LENGTH):
+        number, rem = divmod(number, len(alphabet))
+        postfix += alphabet[rem]
+    return f"{prefix}-{postfix}"
 
 
 def _fmt(d: dt.date | None) -> str | None:
@@ -249,42 +65,36 @@ def _yn_out(v: bool | None) -> str:
 
 
 def biosample_struct(bs: models.BiosampleArtifact) -> dict:
-    """Majora's ``BiosampleArtifact.as_struct`` merged with ``BiosourceSamplingProcess.as_struct``."""
-    pags = [p.published_name for p in bs.pags.all() if p.is_latest and not p.is_suppressed]
+    """Majora's ``BiosampleArtifact.as_struct`` merged with ``BiosourceSamplingProcess.as_struct``.
+
+    Empty text fields follow what Majora stores: its forms save ``""`` for the choice field
+    sample_type_collected and source_sex, ``None`` for the plain text fields; a sample made by
+    ``addempty`` (a sampling process never filled) has ``None`` everywhere, ``""`` for is_surveillance,
+    collection_pillar (no COG-UK supplement) and collected_by (always ``""``).
+    """
+    p = bs.created
+    filled = p is not None and p.submission_user_id is not None
+    # Majora's get_pags(include_suppressed=True): a suppressed PAG is still listed.
+    pags = [g.published_name for g in bs.pags.all() if g.is_latest]
     out = {
         "central_sample_id": bs.central_sample_id,
         "anonymous_sample_id": bs.anonymous_sample_id,
         "root_sample_id": bs.root_sample_id or None,
-        "sample_type_collected": bs.sample_type_collected or None,
+        "sample_type_collected": bs.sample_type_collected if filled else (bs.sample_type_collected or None),
         "sample_type_received": bs.sample_type_received or None,
-        "swab_site": bs.swab_site,
+        "swab_site": bs.swab_site or None,
         "published_as": ",".join(pags),
         "metadata": bs.get_metadata_as_struct(),
         "metrics": bs.get_metrics_as_struct(),
-        "root_biosample_source_id": bs.root_biosample_source_id,
+        "root_biosample_source_id": bs.root_biosample_source_id or None,
     }
-    p = bs.created
-    if p is None or p.submission_user_id is None:
-        empty = dict.fromkeys(
-            [
-                "collection_date",
-                "received_date",
-                "submission_user",
-                "submission_org",
-                "submission_org_code",
-                "source_sex",
-                "source_age",
-                "collected_by",
-                "adm0",
-                "adm1",
-                "adm2",
-                "adm2_private",
-                "is_surveillance",
-                "collection_pillar",
-            ]
+    if p is None:
+        return out
+    if not filled:
+        out.update(dict.fromkeys(SAMPLING_KEYS))
+        out.update(
+            {"collected_by": "", "is_surveillance": "", "collection_pillar": "", "biosample_sources": []}
         )
-        out.update(empty)
-        out["biosample_sources"] = []
         return out
     org = p.submission_org
     out.update(
@@ -296,11 +106,11 @@ def biosample_struct(bs: models.BiosampleArtifact) -> dict:
             "submission_org_code": org.code if org else None,
             "source_sex": p.source_sex,
             "source_age": p.source_age,
-            "collected_by": p.collected_by,
-            "adm0": p.collection_location_country,
-            "adm1": p.collection_location_adm1,
-            "adm2": p.collection_location_adm2,
-            "adm2_private": p.private_collection_location_adm2,
+            "collected_by": "",
+            "adm0": p.collection_location_country or None,
+            "adm1": p.collection_location_adm1 or None,
+            "adm2": p.collection_location_adm2 or None,
+            "adm2_private": p.private_collection_location_adm2 or None,
             "is_surveillance": _yn_out(p.is_surveillance),
             "collection_pillar": p.collection_pillar,
             "biosample_sources": (
@@ -318,113 +128,228 @@ def biosample_struct(bs: models.BiosampleArtifact) -> dict:
     return out
 
 
-def _set_metadata(artifact: models.MajoraArtifact, metadata: Any, api_o: dict) -> None:
-    """Upsert ``{tag: {name: value}}`` records; values are stored as strings (CharField(128))."""
-    if not metadata:
-        return
-    if not isinstance(metadata, dict):
-        api_o["errors"] += 1
-        api_o["messages"].append("'metadata' appears malformed")
-        return
-    for tag, names in metadata.items():
-        if not isinstance(names, dict):
-            api_o["errors"] += 1
-            api_o["ignored"].append(f"metadata__{tag}")
-            api_o["messages"].append(
-                {"metadata": [{"message": f"Tag {tag} must map names to values", "code": ""}]}
-            )
-            continue
-        for name, value in names.items():
-            if isinstance(value, (dict, list)) or len(str(tag)) > 64 or len(str(name)) > 64:
+SAMPLING_KEYS = [
+    "collection_date",
+    "received_date",
+    "submission_user",
+    "submission_org",
+    "submission_org_code",
+    "source_sex",
+    "source_age",
+    "adm0",
+    "adm1",
+    "adm2",
+    "adm2_private",
+]
+
+
+def _metadata_target(kind: str, name: Any):
+    """Majora's TestMetadataForm lookup of the artifact (by dice name), group or process; None if unknown."""
+    if name in forms.EMPTY:
+        return None
+    if isinstance(name, models.MajoraArtifact):
+        return name
+    if not isinstance(name, (str, int, float)) or isinstance(name, bool):
+        return None
+    if kind == "artifact":
+        return models.MajoraArtifact.objects.filter(dice_name=str(name)).first()
+    if kind == "group":
+        return models.BiosampleSource.objects.filter(dice_name=str(name)).first()
+    try:
+        return models.DNASequencingProcess.objects.filter(pk=uuid.UUID(str(name))).first()
+    except ValueError:
+        return None
+
+
+def _meta_text(value: Any, max_length: int, required: bool) -> tuple[str, dict | None]:
+    try:
+        return forms.clean_field(forms.Field("char", max_length, required=required, null=False), value), None
+    except forms.FieldError as exc:
+        return "", {"message": exc.message, "code": exc.code}
+
+
+def handle_metadata(metadata: Any, kind: str, target: Any, api_o: dict) -> None:
+    """Majora's ``handle_metadata``: one ``TestMetadataForm`` per ``{tag: {name: value}}`` entry.
+
+    The loops index the request as Majora's do, so a malformed ``metadata`` raises the same Python error
+    (reported by the caller as Majora's view does, or a 500 where Majora's view does not catch it).
+    """
+    for tag in metadata:
+        for name in metadata[tag]:
+            value = metadata[tag][name]
+            errors: dict = {}
+            found = _metadata_target(kind, target)
+            if found is None and target not in forms.EMPTY:
+                errors.setdefault(kind, []).append({"message": BAD_CHOICE, "code": "invalid_choice"})
+            tag_s, tag_err = _meta_text(tag, 64, True)
+            name_s, name_err = _meta_text(name, 64, True)
+            value_s, value_err = _meta_text(value, 128, False)
+            for key, err in (("tag", tag_err), ("name", name_err), ("value", value_err)):
+                if err:
+                    errors[key] = [err]
+            if found is None:
+                for key in ("artifact", "group", "process"):
+                    errors.setdefault(key, []).append({"message": NO_TARGET, "code": ""})
+            if errors:
                 api_o["errors"] += 1
                 api_o["ignored"].append(f"metadata__{tag}__{name}")
-                api_o["messages"].append({"value": [{"message": "Enter a single value.", "code": "invalid"}]})
+                api_o["messages"].append(errors)
                 continue
-            sval = None if value is None else str(value)[:128]
+            if not isinstance(found, models.MajoraArtifact):
+                # majora-lite keeps tags on artifacts only (groups and processes: accepted, not kept)
+                continue
             models.MajoraMetaRecord.objects.update_or_create(
-                artifact=artifact,
-                meta_tag=str(tag),
-                meta_name=str(name),
-                defaults={"value": sval, "restricted": str(tag) == "investigation"},
+                artifact=found,
+                meta_tag=tag_s,
+                meta_name=name_s,
+                defaults={"value": value_s, "restricted": tag_s in RESTRICTED_METADATA},
             )
 
 
-METRIC_NAMESPACES = {"ct", "sequence", "mapping", "tile-mapping"}
+def _set_metadata(artifact: models.MajoraArtifact, metadata: Any, api_o: dict) -> None:
+    """Tag ``artifact`` with ``metadata`` (``handle_metadata`` on an artifact already looked up)."""
+    handle_metadata(metadata if metadata is not None else {}, "artifact", artifact, api_o)
 
 
 def set_metrics(artifact: models.MajoraArtifact, metrics: Any, api_o: dict) -> None:
-    """Store metric namespaces; ``ct`` records are summarised as Majora does (num_tests, min/max)."""
-    if not metrics:
-        return
-    if not isinstance(metrics, dict):
-        api_o["errors"] += 1
-        api_o["messages"].append("'metrics' appears malformed")
-        return
-    for ns, body in metrics.items():
-        if ns not in METRIC_NAMESPACES:
-            api_o["ignored"].append(ns)
-            api_o["messages"].append(f"'{ns}' does not describe a valid metric")
-            api_o["warnings"] += 1
-            continue
-        if not isinstance(body, dict):
-            api_o["errors"] += 1
-            api_o["ignored"].append(ns)
-            api_o["messages"].append(f"'{ns}' appears malformed")
-            continue
-        if ns == "ct":
-            data = _ct_metric(body, api_o)
-            if data is None:
-                continue
+    """Majora's ``handle_metrics`` of biosample/add: ``ct`` here, the other namespaces as meta/metric/add.
+
+    The request is indexed as Majora's loop does, so a malformed ``metrics`` raises the same Python error.
+    """
+    from snakemake_majora.server import metrics as metric_forms  # metrics.py imports this module
+
+    for namespace in metrics:
+        body = metrics[namespace]
+        body["artifact"] = str(artifact.id)
+        body["namespace"] = namespace
+        if namespace == "ct":
+            save_ct(artifact, body, api_o)
         else:
-            data = {}
-            for k, v in body.items():
-                if k in ("artifact", "namespace", "records"):
-                    continue
-                if v is not None and not isinstance(v, (int, float, str)):
-                    continue
-                data[k] = v
-        models.TemporaryMajoraArtifactMetric.objects.update_or_create(
-            artifact=artifact, namespace=ns, defaults={"data": data}
-        )
-        api_o["updated"].append(format_tuple(artifact))
+            metric_forms.add_artifact_metrics(artifact, {namespace: body}, api_o)
 
 
-def _ct_metric(body: dict, api_o: dict) -> dict | None:
-    records = body.get("records") or {}
-    if isinstance(records, list):
-        records = {str(i): r for i, r in enumerate(records)}
-    if not isinstance(records, dict):
-        api_o["errors"] += 1
-        api_o["messages"].append("'ct' records appear malformed")
-        return None
-    recs = []
-    for name, rec in records.items():
-        if not isinstance(rec, dict) or not rec.get("ct_value"):
-            api_o["ignored"].append(f"ct:{name}")
-            api_o["warnings"] += 1
-            continue
+CT_CHOICES = {
+    "test_kit": (
+        "ALTONA",
+        "ABBOTT",
+        "ROCHE",
+        "AUSDIAGNOSTICS",
+        "BOSPHORE",
+        "INHOUSE",
+        "SEEGENE",
+        "VIASURE",
+        "BD",
+        "XPERT",
+        "QIASTAT",
+        "ALINITY",
+        "AMPLIDIAG",
+        "TAQPATH_HT",
+        "INVITROGEN",
+    ),
+    "test_platform": (
+        "ALTOSTAR_AM16",
+        "ABBOTT_M2000",
+        "ABBOTT_ALINITY",
+        "APPLIED_BIO_7500",
+        "ROCHE_FLOW",
+        "ROCHE_COBAS",
+        "ELITE_INGENIUS",
+        "CEPHEID_XPERT",
+        "QIASTAT_DX",
+        "AUSDIAGNOSTICS",
+        "ROCHE_LIGHTCYCLER",
+        "INHOUSE",
+        "ALTONA",
+        "PANTHER",
+        "SEEGENE_NIMBUS",
+        "QIAGEN_ROTORGENE",
+        "BD_MAX",
+        "AMPLIDIAG_EASY",
+        "THERMO_AMPLITUDE",
+    ),
+    "test_target": ("S", "E", "N", "RDRP", "ORF1AB", "ORF8", "RDRP+N"),
+}
+
+
+def _ct_record_errors(rec: dict) -> tuple[dict, dict]:
+    """Majora's ``M2MetricRecord_ThresholdCycleForm``: ct_value a number >= 0, case-sensitive choices."""
+    errors: dict = {}
+    cleaned: dict = {}
+    try:
+        ct = float(str(rec.get("ct_value")).strip())
+        if ct < 0:
+            errors["ct_value"] = [
+                {"message": "Ensure this value is greater than or equal to 0.0.", "code": "min_value"}
+            ]
+        cleaned["ct_value"] = ct
+    except ValueError:
+        errors["ct_value"] = [{"message": "Enter a number.", "code": "invalid"}]
+    for key, choices in CT_CHOICES.items():
         try:
-            ct = float(rec["ct_value"])
-        except (TypeError, ValueError):
-            api_o["errors"] += 1
-            api_o["ignored"].append(f"ct:{name}")
-            api_o["messages"].append({"ct_value": [{"message": "Enter a number.", "code": "invalid"}]})
-            continue
-        recs.append(
-            {
-                "ct_value": ct,
-                "test_platform": str(rec.get("test_platform") or ""),
-                "test_target": str(rec.get("test_target") or ""),
-                "test_kit": str(rec.get("test_kit") or ""),
-            }
-        )
-    if not recs:
+            cleaned[key] = forms.clean_field(forms.Field("choice", choices=choices), rec.get(key))
+        except forms.FieldError as exc:
+            errors[key] = [{"message": exc.message, "code": exc.code}]
+    return cleaned, errors
+
+
+def save_ct(artifact: models.MajoraArtifact, body: dict, api_o: dict) -> None:
+    """Majora's ``ct`` branch of ``handle_metrics``: records replace the old ones on the first valid one.
+
+    Records are indexed as Majora indexes them, so a malformed body raises the same Python error.
+    """
+    body["artifact"] = str(artifact.id)
+    records = body.get("records", {})
+    if not any(records[name].get("ct_value") for name in records):
         api_o["ignored"].append("ct")
         api_o["messages"].append("'ct' records look empty")
         api_o["warnings"] += 1
-        return None
+        return
+    metric, _ = models.TemporaryMajoraArtifactMetric.objects.get_or_create(
+        artifact=artifact,
+        namespace="ct",
+        defaults={"data": {"num_tests": 0, "min_ct": 0, "max_ct": 0, "records": []}},
+    )
+    api_o["updated"].append(format_tuple(artifact))
+    recs = list((metric.data or {}).get("records") or [])
+    first_valid = True
+    for name in records:
+        rec = records[name]
+        if not rec.get("ct_value"):
+            api_o["ignored"].append(f"ct:{name}")
+            api_o["warnings"] += 1
+            continue
+        cleaned, errors = _ct_record_errors(rec)
+        if errors:
+            api_o["errors"] += 1
+            api_o["ignored"].append(f"ct:{name}")
+            api_o["messages"].append(errors)
+            continue
+        if first_valid:
+            if recs:
+                api_o["messages"].append(
+                    f"{len(recs)} existing Ct value records deleted and replaced with new values"
+                )
+            recs = []
+            first_valid = False
+        key = (cleaned["test_platform"], cleaned["test_target"], cleaned["test_kit"])
+        same = [r for r in recs if (r["test_platform"], r["test_target"], r["test_kit"]) == key]
+        if same:
+            same[0]["ct_value"] = cleaned["ct_value"]
+        else:
+            recs.append({k: cleaned[k] for k in ("ct_value", "test_platform", "test_target", "test_kit")})
+    if first_valid:
+        # No valid record: Majora's metric form has just reset the summary; the old records stay.
+        metric.data = {"num_tests": 0, "min_ct": 0, "max_ct": 0, "records": recs}
+        metric.save(update_fields=["data"])
+        return
     cts = [r["ct_value"] for r in recs]
-    return {"num_tests": len(recs), "min_ct": min(cts), "max_ct": max(cts), "records": recs}
+    metric.data = {
+        "num_tests": len(recs),
+        "min_ct": min(cts) if cts else 0,
+        "max_ct": max(cts) if cts else 0,
+        "records": recs,
+    }
+    metric.save(update_fields=["data"])
 
 
 def format_tuple(obj: Any) -> list:
@@ -455,43 +380,6 @@ def format_tuple(obj: Any) -> list:
     return [type(obj).__name__, str(getattr(obj, "pk", "")), ""]
 
 
-PROCESS_MAP = {
-    "collection_date": "collection_date",
-    "received_date": "received_date",
-    "source_sex": "source_sex",
-    "source_age": "source_age",
-    "collecting_org": "collected_by",
-    "adm1": "collection_location_adm1",
-    "adm2": "collection_location_adm2",
-    "adm2_private": "private_collection_location_adm2",
-    "is_surveillance": "is_surveillance",
-    "collection_pillar": "collection_pillar",
-}
-SAMPLE_MAP = {
-    "sender_sample_id": "sender_sample_id",
-    "anonymous_sample_id": "anonymous_sample_id",
-    "root_sample_id": "root_sample_id",
-    "sample_type_collected": "sample_type_collected",
-    "sample_type_received": "sample_type_received",
-    "swab_site": "swab_site",
-    "root_biosample_source_id": "root_biosample_source_id",
-}
-NULLABLE = {
-    "collection_date",
-    "received_date",
-    "source_age",
-    "is_surveillance",
-    "collection_pillar",
-    "anonymous_sample_id",
-    "swab_site",
-    "root_biosample_source_id",
-}
-
-
-def _empty_value(attr: str) -> Any:
-    return None if attr in NULLABLE else ""
-
-
 def new_empty_biosample(sample_id: str) -> tuple[models.BiosampleArtifact, bool]:
     """Majora's ``get_or_create`` of a placeholder biosample with an empty sampling process."""
     bs = models.BiosampleArtifact.objects.filter(central_sample_id=sample_id).first()
@@ -512,102 +400,227 @@ def new_empty_biosample(sample_id: str) -> tuple[models.BiosampleArtifact, bool]
     return bs, True
 
 
-def save_biosample(data: dict, *, user, partial: bool, api_o: dict) -> None:
-    """Add (overwrite) or partially update one biosample, recording the outcome in ``api_o``."""
-    if not isinstance(data, dict):
+def _text(value: Any) -> str:
+    """majora-lite's text columns are not nullable: Majora's ``None`` is kept as ``""``."""
+    return "" if value is None else value
+
+
+def save_biosample(data: Any, *, user, partial: bool, api_o: dict) -> None:
+    """Add (overwrite) or partially update one biosample, recording the outcome in ``api_o``.
+
+    As in Majora's view, an unexpected error on one biosample (a malformed entry) is reported as that
+    error's text and the next biosample is processed.
+    """
+    try:
+        with transaction.atomic():
+            _save_biosample(data, user=user, partial=partial, api_o=api_o)
+    except Exception as exc:
+        log.info("biosample not saved: %s", type(exc).__name__)
         api_o["errors"] += 1
-        api_o["messages"].append("'biosamples' appears malformed")
-        return
-    sample_id = data.get("central_sample_id")
-    if not sample_id or not isinstance(sample_id, (str, int)):
+        api_o["messages"].append(str(exc))
+
+
+def _anonymous_id(biosample: dict, sample_id: Any, bs, partial: bool, user, api_o: dict) -> bool:
+    """Majora's anonymous_sample_id rules before the forms; False when the biosample is refused."""
+    existing = bs.anonymous_sample_id if bs is not None else None
+    given = biosample.get("anonymous_sample_id")
+    if given:
+        action = "change" if existing else "add"
+        if existing and given == existing:
+            return True
+        if not user.has_perm(f"majora2.can_{action}_anonymous_sample_id"):
+            api_o["errors"] += 1
+            api_o["ignored"].append(sample_id)
+            api_o["messages"].append(
+                f"You do not have permission to {action} the anonymous_sample_id "
+                f"on BiosampleArtifact {sample_id}"
+            )
+            return False
+        return True
+    biosample.pop("anonymous_sample_id", None)
+    if existing:
+        if not partial:  # a full add (PUT) keeps the id by sending it again
+            biosample["anonymous_sample_id"] = existing
+        return True
+    prefix = zana_prefix()
+    if prefix:
+        biosample["anonymous_sample_id"] = zana_issue(str(sample_id), prefix)
+    else:
+        api_o["warnings"] += 1
+        api_o["messages"].append(ZANA_DISABLED)
+    return True
+
+
+def addempty_anonymous_id_ok(sample_id: str, anon: Any, user, api_o: dict) -> bool:
+    """addempty's anonymous_sample_id check: the permission, then the artifact form on the id pair."""
+    bs = models.BiosampleArtifact.objects.filter(central_sample_id=sample_id).first()
+    existing = bs.anonymous_sample_id if bs is not None else None
+    if existing and anon == existing:
+        pass
+    elif not user.has_perm(f"majora2.can_{'change' if existing else 'add'}_anonymous_sample_id"):
+        action = "change" if existing else "add"
+        api_o["errors"] += 1
+        api_o["ignored"].append(sample_id)
+        api_o["messages"].append(
+            f"You do not have permission to {action} the anonymous_sample_id on BiosampleArtifact {sample_id}"
+        )
+        return False
+
+    def taken(value: str) -> bool:
+        others = models.BiosampleArtifact.objects.filter(anonymous_sample_id=value)
+        return others.exclude(pk=bs.pk).exists() if bs is not None else others.exists()
+
+    form = forms.ArtifactForm({"central_sample_id": sample_id, "anonymous_sample_id": anon}, {}, True, taken)
+    if not form.is_valid():
+        _refuse(api_o, sample_id, form)
+        return False
+    return True
+
+
+def _refuse(api_o: dict, sample_id: Any, form: forms.Form) -> None:
+    api_o["errors"] += 1
+    api_o["ignored"].append(sample_id)
+    api_o["messages"].append(form.errors)
+
+
+def _save_biosample(biosample: Any, *, user, partial: bool, api_o: dict) -> None:
+    sample_id = biosample.get("central_sample_id")  # a non-dict entry raises here, as in Majora
+    initial = forms.fixed_initial(user)
+    if not sample_id:
         api_o["errors"] += 1
         api_o["messages"].append("'central_sample_id' key missing or empty")
         return
-    sample_id = str(sample_id).strip()
-    with transaction.atomic():
-        bs = (
-            models.BiosampleArtifact.objects.select_related("created")
-            .filter(central_sample_id=sample_id)
-            .first()
+    bs = (
+        models.BiosampleArtifact.objects.select_related("created", "primary_group")
+        .filter(central_sample_id=str(sample_id))
+        .first()
+    )
+    proc = bs.created if bs is not None else None
+    if partial and bs is None:
+        api_o["errors"] += 1
+        api_o["ignored"].append(sample_id)
+        api_o["messages"].append(f"Cannot use `partial` on new BiosampleArtifact {sample_id}")
+        return
+    if partial and (proc is None or proc.submission_user_id is None):
+        api_o["errors"] += 1
+        api_o["ignored"].append(sample_id)
+        api_o["messages"].append(f"Cannot use `partial` on empty BiosampleArtifact {sample_id}")
+        return
+    if not _anonymous_id(biosample, sample_id, bs, partial, user, api_o):
+        return
+
+    # Majora's three forms, in its order; the first that fails is the only one reported.
+    supp = forms.SupplementForm(biosample, initial, partial)
+    if not supp.is_valid():
+        return _refuse(api_o, sample_id, supp)
+    sampling = forms.ProcessForm(biosample, initial, partial, adding=proc is None)
+    if not sampling.is_valid():
+        return _refuse(api_o, sample_id, sampling)
+
+    def taken(anon: str) -> bool:
+        others = models.BiosampleArtifact.objects.filter(anonymous_sample_id=anon)
+        return others.exclude(pk=bs.pk).exists() if bs is not None else others.exists()
+
+    artifact = forms.ArtifactForm(biosample, initial, partial, taken)
+    if not artifact.is_valid():
+        return _refuse(api_o, sample_id, artifact)
+
+    before = biosample_struct(bs) if bs is not None else None
+    created_sample = bs is None
+    a = artifact.cleaned
+    if bs is None:
+        bs = models.BiosampleArtifact(artifact_kind="Biosample", revision=1, modified=timezone.now())
+    for key, attr in ARTIFACT_COLUMNS.items():
+        if key in a:
+            value = a[key]
+            setattr(bs, attr, value if attr in NULLABLE_COLUMNS else _text(value))
+    bs.dice_name = bs.central_sample_id
+
+    source = bs.primary_group  # kept unless a biosample_source_id is sent (Majora keeps it too)
+    source_created = False
+    source_id = biosample.get("biosample_source_id")
+    if source_id:
+        source, source_created = models.BiosampleSource.objects.get_or_create(
+            dice_name=str(source_id), defaults={"source_type": initial["source_type"]}
         )
-        if partial:
-            if bs is None:
-                api_o["errors"] += 1
-                api_o["ignored"].append(sample_id)
-                api_o["messages"].append(f"Cannot use `partial` on new BiosampleArtifact {sample_id}")
-                return
-            if bs.created is None or bs.created.submission_user_id is None:
-                api_o["errors"] += 1
-                api_o["ignored"].append(sample_id)
-                api_o["messages"].append(f"Cannot use `partial` on empty BiosampleArtifact {sample_id}")
-                return
-        anon = data.get("anonymous_sample_id")
-        if anon and (bs is None or anon != bs.anonymous_sample_id):
-            perm = "change" if bs is not None and bs.anonymous_sample_id else "add"
-            if not user.has_perm(f"majora2.can_{perm}_anonymous_sample_id"):
-                api_o["errors"] += 1
-                api_o["ignored"].append(sample_id)
-                api_o["messages"].append(
-                    f"You do not have permission to {perm} the anonymous_sample_id "
-                    f"on BiosampleArtifact {sample_id}"
-                )
-                return
-        cleaned, errors = clean_biosample(data, partial=partial, existing=bs)
-        if errors:
-            api_o["errors"] += 1
-            api_o["ignored"].append(sample_id)
-            api_o["messages"].append(errors)
-            return
-        before = biosample_struct(bs) if bs is not None else None
-        created_sample = bs is None
-        if bs is None:
-            bs = models.BiosampleArtifact(
-                central_sample_id=sample_id, dice_name=sample_id, artifact_kind="Biosample"
-            )
-        proc = bs.created or models.BiosourceSamplingProcess()
-        # Keep an existing anonymous_sample_id on a full overwrite, as Majora does.
-        if not partial and "anonymous_sample_id" not in cleaned and bs.anonymous_sample_id:
-            cleaned["anonymous_sample_id"] = bs.anonymous_sample_id
-        for key, attr in PROCESS_MAP.items():
-            if key in cleaned or not partial:
-                val = cleaned.get(key)
-                setattr(proc, attr, _empty_value(attr) if val is None else val)
-        supp = dict(proc.supplement or {}) if partial else {}
-        for key in SUPPLEMENT_FIELDS:
-            if key in cleaned:
-                val = cleaned[key]
-                supp[key] = val.strftime("%Y-%m-%d") if isinstance(val, dt.date) else val
-        proc.supplement = supp
-        proc.collection_location_country = "United Kingdom"
-        if proc.submission_user_id is None:
-            proc.submission_user = user
-            profile = getattr(user, "profile", None)
-            proc.submission_org = profile.institute if profile else None
-        proc.save()
-        for key, attr in SAMPLE_MAP.items():
-            if key in cleaned or not partial:
-                val = cleaned.get(key)
-                setattr(bs, attr, _empty_value(attr) if val is None else val)
-        source_id = cleaned.get("biosample_source_id")
-        source_created = False
-        if source_id:
-            source, source_created = models.BiosampleSource.objects.get_or_create(dice_name=source_id)
-            bs.primary_group = source
-        elif not partial:
-            bs.primary_group = None
-        bs.created = proc
-        bs.save()
-        _set_metadata(bs, data.get("metadata"), api_o)
-        set_metrics(bs, data.get("metrics"), api_o)
-        bs = models.BiosampleArtifact.objects.select_related("created", "primary_group").get(pk=bs.pk)
-        after = biosample_struct(bs)
-        if after != before:
-            models.BiosampleArtifact.objects.filter(pk=bs.pk).update(
-                revision=bs.revision + 1, modified=timezone.now()
-            )
-        if created_sample:
-            api_o["new"].append(format_tuple(bs))
+
+    proc = proc or models.BiosourceSamplingProcess()
+    for key, attr in PROCESS_COLUMNS.items():
+        if key in sampling.cleaned:
+            value = sampling.cleaned[key]
+            setattr(proc, attr, value if attr in NULLABLE_COLUMNS else _text(value))
+    if proc.submission_user_id is None:
+        profile = getattr(user, "profile", None)
+        org = profile.institute if profile is not None else None
+        proc.submission_org = org if org is not None and not org.code.startswith("?") else None
+        proc.submission_user = user
+    supplement = dict(proc.supplement or {})
+    for key, value in supp.cleaned.items():
+        if key == "is_surveillance":
+            proc.is_surveillance = value
+        elif key == "collection_pillar":
+            proc.collection_pillar = value
         else:
-            api_o["updated"].append(format_tuple(bs))
-        if source_created:
-            api_o["new"].append(format_tuple(bs.primary_group))
+            supplement[key] = value.isoformat() if isinstance(value, dt.date) else value
+    proc.supplement = supplement
+    proc.save()
+
+    bs.primary_group = source
+    bs.created = proc
+    bs.save()
+    try:
+        with transaction.atomic():
+            handle_metadata(biosample.get("metadata", {}), "artifact", bs, api_o)
+            set_metrics(bs, biosample.get("metrics", {}), api_o)
+    except Exception as exc:
+        # Majora runs without a transaction: the sample stays saved, the error text is the message,
+        # and the sample is listed neither as new nor as updated.
+        log.info("biosample metadata or metrics not saved: %s", type(exc).__name__)
+        api_o["errors"] += 1
+        api_o["messages"].append(str(exc))
+        return
+
+    bs = models.BiosampleArtifact.objects.select_related("created", "primary_group").get(pk=bs.pk)
+    if not created_sample and biosample_struct(bs) != before:
+        models.BiosampleArtifact.objects.filter(pk=bs.pk).update(
+            revision=bs.revision + 1, modified=timezone.now()
+        )
+    if created_sample:
+        api_o["new"].append(format_tuple(bs))
+    else:
+        api_o["updated"].append(format_tuple(bs))
+    if source_created:
+        api_o["new"].append(format_tuple(source))
+
+
+#: Artifact form field -> majora-lite column.
+ARTIFACT_COLUMNS = {
+    "central_sample_id": "central_sample_id",
+    "root_sample_id": "root_sample_id",
+    "sender_sample_id": "sender_sample_id",
+    "anonymous_sample_id": "anonymous_sample_id",
+    "sample_type_collected": "sample_type_collected",
+    "sample_type_current": "sample_type_received",
+    "sample_site": "swab_site",
+    "root_biosample_source_id": "root_biosample_source_id",
+}
+#: Sampling process form field -> majora-lite column.
+PROCESS_COLUMNS = {
+    "collection_date": "collection_date",
+    "received_date": "received_date",
+    "source_age": "source_age",
+    "source_sex": "source_sex",
+    "collected_by": "collected_by",
+    "collection_location_adm1": "collection_location_adm1",
+    "collection_location_adm2": "collection_location_adm2",
+    "private_collection_location_adm2": "private_collection_location_adm2",
+    "collection_location_country": "collection_location_country",
+}
+NULLABLE_COLUMNS = {
+    "anonymous_sample_id",
+    "swab_site",
+    "root_biosample_source_id",
+    "collection_date",
+    "received_date",
+    "source_age",
+}

@@ -56,6 +56,13 @@ def build_parser() -> argparse.ArgumentParser:
         "contention in one process)",
     )
     s.add_argument("--faults", type=_faults_arg, default=None, metavar="JSON")
+    s.add_argument(
+        "--zana",
+        metavar="PREFIX",
+        default=None,
+        help="issue anonymous_sample_ids PREFIX-XXXXXXXX on biosample add/update as Majora's ZANA "
+        "(default: disabled, every add/update warns as Majora's recorded deployment)",
+    )
 
     s = with_dir(sub.add_parser("adduser", help="create or update a user"))
     s.add_argument("--username", required=True)
@@ -68,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="give the user a TOTP device (Majora refuses tokens without one); prints its secret once",
     )
+
+    s = with_dir(sub.add_parser("load-dataview", help="load dataview (MDV) definitions in Majora's format"))
+    s.add_argument("file", type=Path, nargs="+", help="definition files (as Majora's data/mdv/*)")
 
     s = with_dir(sub.add_parser("load-orgs", help="load organisations from Majora's orgs file format"))
     s.add_argument("file", type=Path, nargs="?", help="name<TAB>code lines (default: the shipped list)")
@@ -106,7 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--anchor", default=None, metavar="YYYY-MM-DD", help="date the data is relative to (today)"
     )
 
-    s = with_dir(sub.add_parser("setup", help="batch of seed/adduser/addapp/apikey/grant-dataview from JSON"))
+    s = with_dir(
+        sub.add_parser("setup", help="batch of orgs/seed/users/dataviews/apps/apikeys/grants from JSON")
+    )
     s.add_argument(
         "--spec", required=True, help='JSON {"seed": {}, "users": [], "apps": [], ...} or - (stdin)'
     )
@@ -149,7 +161,7 @@ def _print(obj) -> None:
 
 def run_setup(spec: dict) -> dict:
     """Apply a batch spec in one process (fast path for tests and the harness)."""
-    from snakemake_majora.server import admin, seed
+    from snakemake_majora.server import admin, dataviews, seed
 
     out: dict = {}
     if spec.get("orgs_file") or spec.get("orgs"):
@@ -168,6 +180,11 @@ def run_setup(spec: dict) -> dict:
             totp=bool(u.get("totp")),
         )
         for u in spec.get("users", [])
+    ]
+    if spec.get("dataviews_files"):
+        out["dataviews_files"] = [dataviews.load(path) for path in spec["dataviews_files"]]
+    out["agreements"] = [
+        dataviews.sign_agreement(a["username"], a["slug"]) for a in spec.get("agreements", [])
     ]
     out["apps"] = [admin.add_app(a["name"], a.get("redirect_uris")) for a in spec.get("apps", [])]
     out["tokens"] = [
@@ -222,7 +239,10 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return EX_USAGE
-        opts = settings.ServerOptions(args.access_token_lifetime, args.grace, args.strict)
+        if args.zana is not None and not (args.zana.isalnum() and args.zana.isascii()):
+            print("majora-lite: --zana PREFIX must be letters and digits (no '-')", file=sys.stderr)
+            return EX_USAGE
+        opts = settings.ServerOptions(args.access_token_lifetime, args.grace, args.strict, zana=args.zana)
     try:
         data_dir = settings.configure(args.data_dir, opts)
         settings.migrate(data_dir)
@@ -261,6 +281,10 @@ def main(argv: list[str] | None = None) -> int:
                     totp=args.totp,
                 )
             )
+        elif args.cmd == "load-dataview":
+            from snakemake_majora.server import dataviews
+
+            _print([dataviews.load(path) for path in args.file])
         elif args.cmd == "load-orgs":
             _print(admin.load_orgs(args.file or admin.shipped_data("orgs.txt")))
         elif args.cmd == "addapp":

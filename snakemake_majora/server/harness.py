@@ -50,6 +50,7 @@ class LiteServer:
         start_timeout: float = 60.0,
         python: str | None = None,
         env: dict[str, str] | None = None,
+        zana: str | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -59,6 +60,7 @@ class LiteServer:
         self.faults, self.host, self.start_timeout = faults, host, start_timeout
         self.python = python or sys.executable
         self.env = env
+        self.zana = zana
         self.proc: subprocess.Popen | None = None
         self.url: str | None = None
         self.port: int | None = None
@@ -166,6 +168,8 @@ class LiteServer:
             cmd += ["--max-active", str(self.max_active)]
         if self.strict:
             cmd.append("--strict")
+        if self.zana:
+            cmd += ["--zana", self.zana]
         if self.faults:
             cmd += ["--faults", json.dumps(self.faults)]
         log = open(self.log_path, "ab")

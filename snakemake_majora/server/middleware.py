@@ -15,7 +15,7 @@ class BearerTokenMiddleware:
         path = request.path
         header = request.META.get("HTTP_AUTHORIZATION", "")
         if (
-            header.lower().startswith("bearer ")
+            header.startswith("Bearer")  # case-sensitive, as Majora's middleware
             and not ("api" in path and "v3" in path)
             and not request.user.is_authenticated
             and not path.startswith("/o/")

@@ -11,8 +11,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from snakemake_majora.server import biosample as bsmod
-from snakemake_majora.server import files, metrics, qc
-from snakemake_majora.server.admin import get_org
+from snakemake_majora.server import dataviews, files, metrics, qc
+from snakemake_majora.server.admin import get_org, shipped_data
 from snakemake_majora.server.majora2 import models
 
 SITES = [
@@ -24,7 +24,8 @@ SITES = [
     ("CWAR", "UK-WLS", "CARDIFF"),
 ]
 QC_TESTS = ["cog-uk-elan-minimal-qc", "cog-uk-high-quality-public"]
-DATAVIEWS = {"PHE1": "biosampleartifact", "DA1": "biosampleartifact", "PHE1-FAST": "biosampleartifact"}
+#: Majora's dataviews, loaded from the definitions shipped in ``server/data/mdv``.
+DATAVIEWS = ("DA1", "PHE1", "PHE1-FAST")
 QC_TEST = QC_TESTS[0]
 
 
@@ -125,11 +126,13 @@ def seed(biosamples: int = 200, seed_value: int = 1, anchor: dt.date | None = No
     anchor = anchor or timezone.now().date()
     with transaction.atomic():
         families = _qc_families()
-        for code, entry in DATAVIEWS.items():
-            models.MajoraDataviewDefinition.objects.get_or_create(
-                code_name=code, defaults={"entry_point": entry}
-            )
+        for code in DATAVIEWS:
+            dataviews.load(shipped_data(f"mdv/{code}"))
         users = _site_users()
+        # The English sites signed the agreement PHE1 selects on, so PHE1 (and PHE1-FAST) have rows.
+        for code, adm1, _adm2 in SITES:
+            if adm1 == "UK-ENG":
+                dataviews.sign_agreement(users[code].username, dataviews.PHE1_AGREEMENT)
         per_site: dict[str, list[models.BiosampleArtifact]] = {code: [] for code, _a, _b in SITES}
         made = 0
         for i in range(1, biosamples + 1):
@@ -201,6 +204,11 @@ def seed(biosamples: int = 200, seed_value: int = 1, anchor: dt.date | None = No
             per_site[code].append(bs)
             made += 1
 
+        # Identifiers sent without metadata (addempty), one per 50 samples: the orphans DA1 lists.
+        orphans = 0
+        for k in range(1, max(1, biosamples // 50) + 1):
+            code = SITES[(k - 1) % len(SITES)][0]
+            orphans += bsmod.new_empty_biosample(f"{code}-E{seed_value:02d}{k:03d}")[1]
         runs = libraries = 0
         qc = {"pass": 0, "fail": 0}
         for code, samples in per_site.items():
@@ -266,6 +274,7 @@ def seed(biosamples: int = 200, seed_value: int = 1, anchor: dt.date | None = No
     run = models.DNASequencingProcess.objects.order_by("run_name").first()
     return {
         "biosamples": made,
+        "orphans": orphans,
         "biosamples_total": models.BiosampleArtifact.objects.count(),
         "libraries": libraries,
         "runs": runs,

@@ -22,6 +22,9 @@ class ServerOptions:
     access_token_lifetime: int = 36000
     grace: int = 0
     strict: bool = False
+    #: ZANA pool prefix: biosample add/update issue an anonymous_sample_id (None: ZANA disabled, the
+    #: warning Majora's recorded deployment gives).
+    zana: str | None = None
 
 
 def _secret_key(data_dir: Path) -> str:
@@ -146,7 +149,7 @@ def configure(data_dir: str | os.PathLike, opts: ServerOptions | None = None) ->
         DATA_UPLOAD_MAX_MEMORY_SIZE=MAX_BODY_BYTES,
         OAUTH2_PROVIDER=oauth2_provider_settings(opts),
         LOGGING_CONFIG=None,
-        MAJORA_LITE={"data_dir": str(data), "strict": opts.strict},
+        MAJORA_LITE={"data_dir": str(data), "strict": opts.strict, "zana": opts.zana},
     )
     django.setup()
     return data

@@ -144,42 +144,11 @@ def task_sequencing_all(params: dict) -> dict:
     return {"get": {"result": runs, "count": len(runs)}}
 
 
-def mdv_rows(code: str) -> list[dict]:
-    """Rows of a dataview: nested biosample records as Majora's v3 serializers shape them."""
-    rows = []
-    qs = (
-        models.BiosampleArtifact.objects.filter(created__submission_user__isnull=False)
-        .select_related("created", "created__submission_org")
-        .prefetch_related("metadata", "pags")
-        .order_by("central_sample_id")
-    )
-    for bs in qs:
-        p = bs.created
-        rows.append(
-            {
-                "id": str(bs.id),
-                "dice_name": bs.dice_name,
-                "artifact_kind": bs.artifact_kind,
-                "published_as": ",".join(x.published_name for x in bs.pags.all() if not x.is_suppressed),
-                "metadata": bs.get_metadata_as_struct(),
-                "central_sample_id": bs.central_sample_id,
-                "sender_sample_id": bs.sender_sample_id,
-                "root_sample_id": bs.root_sample_id,
-                "created": {
-                    "adm1": p.collection_location_adm1,
-                    "adm2": p.collection_location_adm2,
-                    "collection_date": p.collection_date.strftime("%Y-%m-%d") if p.collection_date else None,
-                    "received_date": p.received_date.strftime("%Y-%m-%d") if p.received_date else None,
-                    "submission_org_code": p.submission_org.code if p.submission_org else None,
-                    "is_surveillance": p.is_surveillance,
-                },
-            }
-        )
-    return rows
-
-
 def task_mdv(params: dict) -> dict:
-    return {"data": mdv_rows(params["mdv"])}
+    """Majora's ``task_get_mdv_v3``: the rows of the objects the request selected."""
+    from snakemake_majora.server import dataviews
+
+    return {"data": dataviews.rows(params["mdv"], params.get("ids", []))}
 
 
 RUNNERS = {

@@ -4,7 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 from oauth2_provider import views as oauth2_views
 
-from snakemake_majora.server import api, files, metrics, pags, qc, web
+from snakemake_majora.server import api, files, metrics, pags, qc, v0, web
 from snakemake_majora.server.oauth import LiteTokenView
 
 urlpatterns = [
@@ -43,5 +43,6 @@ urlpatterns = [
     path("api/v2/outbound/summary/get/", pags.get_outbound_summary, name="api.outbound.summary.get"),
     path("api/v2/majora/summary/get/", pags.get_summary, name="api.majora.summary.get"),
     path("api/v2/majora/task/get/", api.get_task_result, name="api.majora.task.get"),
+    path("api/v0/artifact/info/", v0.artifact_info, name="api.artifact.info"),
     path("api/v3/mdv/", web.mdv_v3, name="api.v3.majora.mdv-list"),
 ]

@@ -114,8 +114,6 @@ def _forbidden(detail: str) -> JsonResponse:
 def mdv_v3(request):
     """``GET api/v3/mdv/?mdv=CODE`` (DRF in Majora): bearer only, scope + dataview grant, 403 otherwise."""
     COUNTERS.inc("api_calls")
-    if request.method != "GET":
-        return JsonResponse({"detail": f'Method "{request.method}" not allowed.'}, status=405)
     header = request.META.get("HTTP_AUTHORIZATION", "")
     if not header.lower().startswith("bearer "):
         return _forbidden("Authentication credentials were not provided.")
@@ -143,12 +141,20 @@ def mdv_v3(request):
     valid, _r = core.verify_request(request, scopes=["majora2.can_read_dataview_via_api"])
     if not valid:
         return _forbidden(DENIED)
-    task_id = tasks.submit("mdv", {"mdv": code}, user)
-    expected = models.BiosampleArtifact.objects.filter(created__submission_user__isnull=False).count()
+    # DRF checks authentication and permissions before it looks for the method's handler.
+    if request.method != "GET":
+        return JsonResponse({"detail": f'Method "{request.method}" not allowed.'}, status=405)
+    from snakemake_majora.server import dataviews
+
+    # As Majora, the objects are selected now and the task renders them (``expected_n`` counts them).
+    mdv = models.MajoraDataviewDefinition.objects.get(code_name=code)
+    ids = dataviews.selected_ids(mdv)
+    task_id = tasks.submit("mdv", {"mdv": code, "ids": ids}, user)
+    expected = len(ids)
     body = {
         "response_uuid": str(uuid.uuid4()),
         "errors": 0,
-        "params": {"mdv": code},
+        "params": {key: request.GET[key] for key in request.GET},  # DRF's query_params, last values
         "expected_n": expected,
         "tasks": [task_id],
         "messages": [

@@ -449,9 +449,32 @@ class QCTestDecision(models.Model):
 
 
 class MajoraDataviewDefinition(models.Model):
+    """A dataview (Majora's ``MajoraDataview``) as loaded from Majora's ``data/mdv`` file format.
+
+    ``fields`` holds the file's MF lines as ``[model_name, model_field]`` pairs and ``filters`` its FF
+    lines as ``{"field", "op", "type", "value"}`` (Majora's serializer and filter field tables).
+    """
+
     code_name = models.CharField(max_length=48, unique=True)
-    entry_point = models.CharField(max_length=48, default="biosampleartifact")
+    name = models.CharField(max_length=128, blank=True, default="")
+    description = models.CharField(max_length=256, blank=True, default="")
+    entry_point = models.CharField(max_length=48, default="BiosampleArtifact")
     fields = models.JSONField(default=list)
+    filters = models.JSONField(default=list)
+
+
+class ProfileAgreementDefinition(models.Model):
+    """An agreement users sign (Majora's); dataviews such as PHE1 select samples of signatories."""
+
+    slug = models.CharField(max_length=48, unique=True)
+    name = models.CharField(max_length=96, blank=True, default="")
+
+
+class ProfileAgreement(models.Model):
+    agreement = models.ForeignKey(ProfileAgreementDefinition, on_delete=models.PROTECT)
+    profile = models.ForeignKey(Profile, on_delete=models.PROTECT, related_name="agreements")
+    signature_timestamp = models.DateTimeField()
+    is_terminated = models.BooleanField(default=False)
 
 
 class MajoraDataviewUserPermission(models.Model):
