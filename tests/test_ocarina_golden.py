@@ -175,7 +175,7 @@ _TS = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}
 
 def normalise(text: str, root: Path) -> str:
     """UUIDs, timestamps, today's date and the day's directory replaced by placeholders."""
-    text = text.replace(str(root), "<ROOT>")
+    text = text.replace(str(root), "<ROOT>").replace(str(root).lstrip("/"), "<ROOT>")
     text = _UUID.sub("<UUID>", text)
     text = _TS.sub("<TS>", text)
     for day in {dt.date.today(), dt.datetime.now(dt.UTC).date()}:
@@ -287,7 +287,7 @@ class OcarinaDay:
         stdout = normalise(res.stdout, self.root)
         if "list" in argv:
             # The listing's column widths follow the length of the temporary directory's path.
-            stdout = re.sub(r" {2,}", "  ", stdout)
+            stdout = re.sub(r"-{2,}", "--", re.sub(r" {2,}", "  ", stdout))
         out = {"argv": argv, "exit": res.returncode, "stdout": stdout,
                "stderr": parse_stderr(normalise(res.stderr, self.root))}
         if "Traceback (most recent call last)" in res.stderr:
