@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .errors import EX_SOFTWARE, MajoraError, UsageError
+from .errors import EX_DATAERR, EX_SOFTWARE, MajoraError, NotFoundError, UsageError
+from .payloads import metrics_from_triples
 
 log = logging.getLogger("snakemake_majora.cli")
 PROG = "snakemake-majora"
@@ -100,6 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
         dest="what", metavar="WHAT", required=True, parser_class=_Parser)
     src = _Parser(add_help=False)
     src.add_argument("--file", help="JSON (object or list) or TSV with a header row")
+    src.add_argument("--strict", action="store_true",
+                     help="exit 65 if Majora accepted the call but ignored part of it or warned")
+    src.add_argument("--metric", nargs=3, action="append", metavar=("NAMESPACE", "KEY", "VALUE"),
+                     help="a metric, as Ocarina's --metric; NAMESPACE.RECORD for record-style metrics "
+                          "(e.g. ct.1 ct_value 21.3)")
     pb = put.add_parser("biosample", parents=[common, src], help="add or update biosamples")
     for opt in BIOSAMPLE_FLAGS:
         pb.add_argument(f"--{opt}")
@@ -117,8 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
     for opt in ("library-name", "run-group", *RUN_FLAGS):
         ps.add_argument(f"--{opt}")
     pm = put.add_parser("metric", parents=[common, src], help="add metrics to an artifact")
-    pm.add_argument("--artifact", required=True)
-    pm.add_argument("--metric", nargs=3, action="append", metavar=("NAMESPACE", "KEY", "VALUE"))
+    target = pm.add_mutually_exclusive_group(required=True)
+    target.add_argument("--artifact", help="the artifact's name (e.g. a biosample ID)")
+    target.add_argument("--artifact-path", help="the path a file was registered with (file/add)")
 
     dr = sub.add_parser("doctor", parents=[common], help="explain config, token state and lock backend")
     dr.add_argument("--lock-test", action="store_true", help="timed hold-overlap test of the token lock")
@@ -296,6 +303,11 @@ def cmd_get(a: argparse.Namespace) -> int:
             data = c.biosample_validity(a.ids)
         elif a.what == "sequencing":
             data = c.get_sequencing(a.runs)
+            missing = [r for r in a.runs if r != "*" and r not in data]
+            if missing and not data:
+                raise NotFoundError(f"sequencing run {', '.join(missing)} not found on Majora")
+            for run in missing:
+                print(f"{PROG}: warning: sequencing run {run} not found on Majora", file=sys.stderr)
         elif a.what == "pag":
             data = c.get_pags(a.test_name, pass_=getattr(a, "pass"),
                               fail=a.fail, public=a.public, private=a.private, service_name=a.service_name,
@@ -316,6 +328,8 @@ def cmd_get(a: argparse.Namespace) -> int:
 
 
 def cmd_put(a: argparse.Namespace) -> int:
+    if a.metric and a.what in ("library", "sequencing"):
+        raise UsageError(f"--metric is for `put biosample` and `put metric`, not `put {a.what}`")
     c = _client(a)
     recs = _read_records(a.file) if a.file else []
     if a.what == "biosample":
@@ -325,6 +339,8 @@ def cmd_put(a: argparse.Namespace) -> int:
             for tag, key, val in a.metadata:
                 md.setdefault(tag, {})[key] = val
             one["metadata"] = md
+        if a.metric:
+            one["metrics"] = metrics_from_triples(a.metric)
         if one:
             recs.append(one)
         if not recs:
@@ -356,13 +372,26 @@ def cmd_put(a: argparse.Namespace) -> int:
         data = c.add_sequencing(seq)
     else:
         metrics: dict[str, dict[str, Any]] = dict(recs[0]) if recs else {}
-        for ns, key, val in a.metric or []:
-            metrics.setdefault(ns, {})[key] = val
+        for ns, values in metrics_from_triples(a.metric or []).items():
+            metrics.setdefault(ns, {}).update(values)
         if not metrics:
             raise UsageError("put metric needs --metric NAMESPACE KEY VALUE or --file")
-        data = c.add_metrics(a.artifact, metrics)
+        data = c.add_metrics(a.artifact, metrics, artifact_path=a.artifact_path)
     c.close()
     _emit(a, {k: data.get(k) for k in ("success", "new", "updated", "ignored", "warnings", "messages")})
+    return _report_skipped(a, data)
+
+
+def _report_skipped(a: argparse.Namespace, data: dict[str, Any]) -> int:
+    """Majora accepted the call; say on stderr, one line each, what it ignored or warned about. Exit 65
+    with --strict if there was anything."""
+    from .answers import answer_notes, skipped_anything
+
+    for note in answer_notes(data):
+        print(f"{PROG}: warning: {note}", file=sys.stderr)
+    if a.strict and skipped_anything(data):
+        print(f"{PROG}: error: Majora ignored part of the call or warned (--strict)", file=sys.stderr)
+        return EX_DATAERR
     return 0
 
 

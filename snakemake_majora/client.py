@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from requests.adapters import HTTPAdapter
 from tenacity import (
     Retrying,
     retry_if_exception_type,
@@ -26,11 +25,11 @@ from tenacity import (
 )
 
 from . import __version__
+from .answers import SCOPE_MESSAGE, answer_error, sent_summary
 from .config import Settings, load_settings
 from .credentials import Credential, CredentialManager
 from .errors import (
     AuthError,
-    MajoraAPIError,
     MajoraError,
     NotFoundError,
     ServerError,
@@ -40,13 +39,13 @@ from .errors import (
 from .logsafe import install
 from .oauth import _connect_failed, retry_after_seconds
 from .store import atomic_write_private
+from .transport import new_session, total_deadline
 
 log = logging.getLogger(__name__)
 
 CLIENT_NAME = "snakemake-majora"
 POOL_SIZE = 32
-NOT_FOUND_MESSAGE = "'NoneType' object has no attribute 'as_struct'"
-SCOPE_MESSAGE = "does not have all of the scopes"
+WILDCARD_PERMISSION = "majora2.can_wildcard_sequencing_runs"
 
 BIOSAMPLE_GET = "api/v2/artifact/biosample/get/"
 BIOSAMPLE_VALIDITY = "api/v2/artifact/biosample/query/validity/"
@@ -56,6 +55,7 @@ BIOSAMPLE_ADDEMPTY = "api/v2/artifact/biosample/addempty/"
 LIBRARY_ADD = "api/v2/artifact/library/add/"
 SEQUENCING_ADD = "api/v2/process/sequencing/add/"
 SEQUENCING_GET = "api/v2/process/sequencing/get/"
+FILE_ADD = "api/v2/artifact/file/add/"
 METRIC_ADD = "api/v2/meta/metric/add/"
 QC_ADD = "api/v2/meta/qc/add/"
 PAG_QC_GET = "api/v2/pag/qc/get/"
@@ -71,6 +71,14 @@ class _Retryable(Exception):
         self.status = status
 
 
+class _AnswerLost(Exception):
+    """A one-time answer (task/get) may have been sent and lost: repeating the request cannot get it."""
+
+
+class TaskResultLost(TemporaryError):
+    """The reply carrying an async task's result was lost; only starting the query again can help."""
+
+
 def _wait(rs: Any) -> float:
     exc = rs.outcome.exception() if rs.outcome else None
     base = wait_random_exponential(multiplier=0.5, max=15)(rs)
@@ -82,10 +90,6 @@ def _is_auth_failure(r: requests.Response) -> bool:
     return r.status_code in (401, 403) or (r.status_code == 400 and not r.content.strip())
 
 
-def _fmt_message(m: Any) -> str:
-    return m if isinstance(m, str) else json.dumps(m, sort_keys=True)
-
-
 class MajoraClient:
     """Talks to Majora for the plugin, the CLI and users' jobs. See module docstring."""
 
@@ -95,11 +99,8 @@ class MajoraClient:
         install()
         self.settings = settings
         if session is None:
-            session = requests.Session()
-            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE, max_retries=0)
-            session.mount("https://", adapter)
-            session.mount("http://", adapter)
-            session.headers["User-Agent"] = f"{CLIENT_NAME}/{__version__}"
+            # Requests on it can be cut at settings.request_deadline (transport.total_deadline).
+            session = new_session(pool_maxsize=POOL_SIZE, user_agent=f"{CLIENT_NAME}/{__version__}")
         self.session = session
         self.credentials = credentials or CredentialManager(settings, session=session)
         self.min_ttl = min_ttl
@@ -128,11 +129,14 @@ class MajoraClient:
 
     # -- the one request path ------------------------------------------------------------------------
     def _request(self, path: str, body: dict[str, Any] | None = None, *, method: str = "POST",
-                 params: dict[str, str] | None = None, read: bool = True) -> dict[str, Any]:
-        return self._envelope(self.raw_request(path, body, method=method, params=params, read=read), path)
+                 params: dict[str, str] | None = None, read: bool = True,
+                 once: bool = False) -> dict[str, Any]:
+        r = self.raw_request(path, body, method=method, params=params, read=read, once=once)
+        return self._envelope(r, path, body, read)
 
     def raw_request(self, path: str, body: dict[str, Any] | None = None, *, method: str = "POST",
-                    params: dict[str, str] | None = None, read: bool = True) -> requests.Response:
+                    params: dict[str, str] | None = None, read: bool = True,
+                    once: bool = False) -> requests.Response:
         """The response itself, after the token gate, retries and stale-token recovery, for callers that
         print Majora's answer as it is (``snakemake-majora ocarina``); :meth:`_request` reads the envelope.
         A credential Majora keeps refusing still raises :class:`AuthError`."""
@@ -142,7 +146,7 @@ class MajoraClient:
                             "`snakemake-majora login`")
         refreshed = False
         for _ in range(4):
-            r = self._send(method, path, body, params, cred, read)
+            r = self._send(method, path, body, params, cred, read, once)
             # A token deleted by a peer's refresh between Majora's two token checks reads as a scope error.
             scope_error = r.status_code == 200 and SCOPE_MESSAGE.encode() in r.content
             if not (_is_auth_failure(r) or scope_error):
@@ -160,7 +164,7 @@ class MajoraClient:
                 continue
             if refreshed or self._token_works(cred):
                 if scope_error:
-                    return r  # a real scope problem: the envelope carries Majora's message
+                    return r  # a real scope problem: the envelope raises with Majora's message
                 raise AuthError(
                     f"Majora refused {path.strip('/')} (HTTP {r.status_code}) although the token is valid: "
                     f"the "
@@ -184,7 +188,7 @@ class MajoraClient:
         return r.status_code == 200
 
     def _send(self, method: str, path: str, body: dict[str, Any] | None, params: dict[str, str] | None,
-              cred: Credential, read: bool) -> requests.Response:
+              cred: Credential, read: bool, once: bool = False) -> requests.Response:
         url = self.settings.url(path)
         headers = {"Accept": "application/json"}
         payload = None
@@ -202,7 +206,7 @@ class MajoraClient:
                                                     "retrying", path.strip("/"), rs.outcome.exception()),
             ):
                 with attempt:
-                    return self._send_once(method, url, payload, params, headers, read)
+                    return self._send_once(method, url, payload, params, headers, read, once)
         except _Retryable as exc:
             if exc.status and exc.status >= 500 and exc.status != 503:
                 raise ServerError(f"Majora failed on {path.strip('/')} (HTTP {exc.status}) after retries",
@@ -211,13 +215,18 @@ class MajoraClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _send_once(self, method: str, url: str, payload: dict | None, params: dict | None,
-                   headers: dict[str, str], read: bool) -> requests.Response:
+                   headers: dict[str, str], read: bool, once: bool = False) -> requests.Response:
         try:
-            r = self.session.request(method, url, json=payload, params=params, headers=headers,
-                                     timeout=self.timeout, allow_redirects=False)
+            with total_deadline(self.settings.request_deadline):
+                r = self.session.request(method, url, json=payload, params=params, headers=headers,
+                                         timeout=self.timeout, allow_redirects=False)
         except requests.RequestException as exc:
-            idempotent = read and isinstance(exc, requests.ConnectionError | requests.Timeout)
-            if idempotent or _connect_failed(exc):
+            if _connect_failed(exc):
+                raise _Retryable(f"network error ({type(exc).__name__})") from None
+            if once and isinstance(exc, requests.ConnectionError | requests.Timeout):
+                # The server may have answered, and this answer can only be had once (task/get).
+                raise _AnswerLost(f"network error ({type(exc).__name__}) while reading {url}") from None
+            if read and isinstance(exc, requests.ConnectionError | requests.Timeout):
                 raise _Retryable(f"network error ({type(exc).__name__})") from None
             raise TemporaryError(
                 f"network error ({type(exc).__name__}) after sending a write to {url}; it may or may not "
@@ -226,13 +235,22 @@ class MajoraClient:
         if r.status_code in (429, 503):
             raise _Retryable(f"Majora is busy (HTTP {r.status_code})",
                              retry_after_seconds(r.headers.get("Retry-After")), r.status_code)
+        if r.status_code >= 500 and once:
+            raise _AnswerLost(f"HTTP {r.status_code} from {url}")
         if r.status_code >= 500 and read:
             raise _Retryable(f"HTTP {r.status_code}", status=r.status_code)
         return r
 
-    def _envelope(self, r: requests.Response, path: str) -> dict[str, Any]:
+    def _envelope(self, r: requests.Response, path: str, body: dict[str, Any] | None = None,
+                  read: bool = True) -> dict[str, Any]:
         name = path.strip("/")
         ctype = r.headers.get("Content-Type", "?").split(";")[0]
+        if r.status_code == 500 and not read:
+            # Majora's views do not check every value they index into: a malformed write ends in a 500
+            # page, and sending it again would fail the same way (or apply twice), so say what was sent.
+            raise ServerError(f"Majora failed on {name} (HTTP 500 ({ctype})); the input may be malformed "
+                              f"(Majora fails this way on values its forms do not check); not retried; "
+                              f"sent: {sent_summary(body)}", status=500)
         if r.status_code != 200:
             hint = " (check the domain setting)" if r.status_code == 404 else ""
             raise ServerError(f"Majora answered HTTP {r.status_code} ({ctype}) for "
@@ -244,17 +262,8 @@ class MajoraClient:
                               status=200) from None
         if not isinstance(data, dict):
             raise ServerError(f"Majora answered HTTP 200 with unexpected JSON for {name}", status=200)
-        errors = data.get("errors") or 0
-        if errors:
-            msgs = [_fmt_message(m) for m in data.get("messages") or []]
-            first = msgs[0] if msgs else "no message"
-            if any(SCOPE_MESSAGE in m for m in msgs):
-                raise AuthError(f"the token lacks a scope for {name}: {first}; add the scopes to the "
-                                f"`scopes:` "
-                                "setting and run `snakemake-majora login`", messages=msgs)
-            if any(NOT_FOUND_MESSAGE in m for m in msgs):
-                raise NotFoundError(f"not found on Majora ({name})", messages=msgs)
-            raise MajoraAPIError(f"Majora reported {errors} error(s) for {name}: {first}", messages=msgs)
+        if data.get("errors"):
+            raise answer_error(data, name, body or {})
         return data
 
     # -- async tasks ------------------------------------------------------------------------------------
@@ -273,7 +282,13 @@ class MajoraClient:
         deadline = time.monotonic() + (timeout if timeout is not None else self.settings.task_timeout)
         delay, t0 = 0.25, time.monotonic()
         while True:
-            data = self._request(TASK_GET, {"task_id": task_id})
+            try:
+                data = self._request(TASK_GET, {"task_id": task_id}, once=True)
+            except _AnswerLost as exc:
+                # Asking again would only ever see PENDING: Majora forgets a result once it served it.
+                raise TaskResultLost(
+                    f"the answer to task/get for Majora task {task_id} was lost ({exc}); Majora hands a "
+                    "task result out only once, so run the query again") from None
             state = (data.get("task") or {}).get("state", "PENDING")
             if state == "SUCCESS":
                 atomic_write_private(f, json.dumps(data).encode())
@@ -291,11 +306,22 @@ class MajoraClient:
             time.sleep(delay)
             delay = min(delay * 1.6, 15.0)
 
-    def _task_of(self, data: dict[str, Any], what: str) -> dict[str, Any]:
-        tasks = data.get("tasks") or []
-        if not tasks:
-            raise ServerError(f"Majora did not start a task for {what}")
-        return self.wait_task(str(tasks[0]))
+    def _task_of(self, data: dict[str, Any], what: str,
+                 restart: Callable[[], dict[str, Any]] | None = None) -> dict[str, Any]:
+        """The result of the task ``data`` started. If its one-time answer is lost on the way, the query
+        (always a read here) is started again with ``restart``, at most twice."""
+        for tries_left in (2, 1, 0):
+            tasks = data.get("tasks") or []
+            if not tasks:
+                raise ServerError(f"Majora did not start a task for {what}")
+            try:
+                return self.wait_task(str(tasks[0]))
+            except TaskResultLost as exc:
+                if restart is None or not tries_left:
+                    raise
+                log.warning("%s; starting %s again (it is a read)", exc, what)
+                data = restart()
+        raise AssertionError("unreachable")  # pragma: no cover
 
     # -- operations -------------------------------------------------------------------------------------
     def get_biosample(self, central_sample_id: str) -> dict[str, Any]:
@@ -318,10 +344,23 @@ class MajoraClient:
         return self._request(BIOSAMPLE_VALIDITY, {"biosamples": ids}).get("result") or {}
 
     def get_sequencing(self, run_names: list[str]) -> dict[str, dict[str, Any]]:
-        """Runs by name; ``["*"]`` fetches all runs through an async task."""
-        data = self._request(SEQUENCING_GET, {"run_name": list(run_names)})
+        """Runs by name (names Majora does not know are left out); ``["*"]`` fetches all runs through an
+        async task, which needs the account's ``majora2.can_wildcard_sequencing_runs`` permission."""
+
+        def start() -> dict[str, Any]:
+            return self._request(SEQUENCING_GET, {"run_name": list(run_names)})
+
+        data = start()
+        if list(run_names) == ["*"] and not data.get("tasks"):
+            # Without the permission Majora's view bails out before its answer is filled in: no task, no
+            # error, no "get"; an empty result here would read as "there are no runs".
+            raise AuthError(
+                f"Majora started no task for sequencing/get '*': the account {self.settings.user} lacks "
+                f"the permission {WILDCARD_PERMISSION}, which listing every run needs; ask a Majora "
+                "administrator for it, or name the runs."
+            )
         if data.get("tasks"):
-            result = self._task_of(data, "sequencing/get")
+            result = self._task_of(data, "sequencing/get", start)
             return (result.get("get") or {}).get("result") or {}
         return data.get("get") or {}
 
@@ -337,13 +376,18 @@ class MajoraClient:
                          ("mode", mode)):
             if val is not None:
                 body[key] = val
-        result = self._task_of(self._request(PAG_QC_GET, body), "pag/qc/get")
+        def start() -> dict[str, Any]:
+            return self._request(PAG_QC_GET, body)
+
+        result = self._task_of(start(), "pag/qc/get", start)
         return result.get("get") or {}
 
     def get_dataview(self, code: str) -> list[dict[str, Any]]:
         """Rows of a Majora dataview (v3 GET, then the async task)."""
-        data = self._request(MDV_GET, method="GET", params={"mdv": code})
-        return self._task_of(data, f"dataview {code}").get("data") or []
+        def start() -> dict[str, Any]:
+            return self._request(MDV_GET, method="GET", params={"mdv": code})
+
+        return self._task_of(start(), f"dataview {code}", start).get("data") or []
 
     def get_summary(self, gte_date: str | None = None) -> dict[str, Any]:
         body = {"gte_date": gte_date} if gte_date else {}
@@ -366,9 +410,23 @@ class MajoraClient:
     def add_sequencing(self, sequencing: dict[str, Any]) -> dict[str, Any]:
         return self._request(SEQUENCING_ADD, dict(sequencing), read=False)
 
-    def add_metrics(self, artifact: str, metrics: dict[str, Any]) -> dict[str, Any]:
-        return self._request(METRIC_ADD, {"artifact": artifact, "metrics": metrics}, read=False)
+    def add_file(self, resource: dict[str, Any]) -> dict[str, Any]:
+        """Register a file (``artifact/file/add``): ``path``, ``current_hash``/``size``/``name``/``fext``,
+        ``resource_type``, ``pipe_*``, ``bridge_artifact``, ``source_artifact``, ``publish_group``, ...
+        A ``publish_group`` makes (or adds to) the PAG of that name. See :func:`file_record`."""
+        return self._request(FILE_ADD, dict(resource), read=False)
+
+    def add_metrics(self, artifact: str | None, metrics: dict[str, Any], *,
+                    artifact_path: str | None = None) -> dict[str, Any]:
+        """Metrics (``{namespace: {key: value}}``) on an artifact named ``artifact`` (its dice name) or on
+        the file registered at ``artifact_path``."""
+        if bool(artifact) == bool(artifact_path):
+            raise UsageError("add_metrics needs exactly one of artifact and artifact_path")
+        target = {"artifact": artifact} if artifact else {"artifact_path": artifact_path}
+        return self._request(METRIC_ADD, {**target, "metrics": metrics}, read=False)
 
     def add_qc(self, publish_group: str, test_name: str, test_version: str | int) -> dict[str, Any]:
+        """Ask Majora to evaluate QC test ``test_name`` on the PAG ``publish_group`` with the metrics of
+        its artifacts; the outcome is in the PAG's ``qc_reports`` (``get_pags``)."""
         return self._request(QC_ADD, {"publish_group": publish_group, "test_name": test_name,
                                       "test_version": test_version}, read=False)

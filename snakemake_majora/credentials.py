@@ -242,7 +242,10 @@ class CredentialManager:
                         return rotated
                     cur.invalid = {"since": time.time(), "reason": "invalid_grant",
                                    "generation": cur.generation, "by": holder_id()}
-                    self.store.write(cur)
+                    try:
+                        self.store.write(cur)
+                    except OSError as exc:  # the marker only saves peers a request; the answer stands
+                        log.warning("could not mark %s invalid (%s)", self.path, exc.strerror)
                     raise ReauthRequired(
                         "Majora rejected the stored refresh token (invalid_grant); the token file was kept "
                         "and marked invalid; run `snakemake-majora login`"
@@ -264,7 +267,8 @@ class CredentialManager:
         from .oauth import REFRESH_BUDGET
 
         if self.lock.backend == "lease":
-            return max(1.0, min(REFRESH_BUDGET, self.lock.lease_duration * 0.75))
+            # At least 10 s: leases that short are for tests, where the heartbeat keeps them anyway.
+            return min(REFRESH_BUDGET, max(10.0, self.lock.lease_duration * 0.75))
         return REFRESH_BUDGET
 
     def _reserve(self, cur: TokenRecord) -> Reservation:

@@ -6,8 +6,11 @@
    ``snakemake-majora login --url-only`` -> majora-lite approves as the demo user ->
    ``snakemake-majora login --callback-url``.
 3. Runs the example workflow (workflow/Snakefile) with parallel jobs that all share that one
-   credential, then builds its Snakemake report.
-4. Prints the manifest and report paths and how many token refreshes the server saw, and stops it.
+   credential: every sample with a lab QC file is published as a COG-UK pipeline does (its shipped
+   consensus FASTA registered in its PAG, metrics, QC evaluated by majora-lite with Majora's loaded QC
+   rules); then builds its Snakemake report.
+4. Prints the manifest and report paths, how many PAGs passed and failed Majora's QC, how many token
+   refreshes the server saw, and stops it.
 
 Everything lives in ``demo-run/`` (override with ``--dir``); running the demo again reuses the
 server's data and the workflow's results, so only what changed is redone.
@@ -33,6 +36,10 @@ REPO = Path(__file__).resolve().parent.parent
 SNAKEFILE = REPO / "workflow" / "Snakefile"
 WORKFLOW_CONFIG = REPO / "config" / "config.yaml"
 LAB_QC = REPO / "resources" / "lab-qc"
+QC_DEFINITIONS = REPO / "snakemake_majora" / "server" / "data" / "qc"  # Majora's QC tests, as data
+#: Publishing needs file/add and qc/add, beyond the default scopes.
+PUBLISH_SCOPES = ["majora2.add_digitalresourceartifact", "majora2.change_digitalresourceartifact",
+                  "majora2.add_pagqualityreport", "majora2.change_pagqualityreport"]
 DEMO_USER = "demo-lab"
 DEMO_ORG = "BIRM"
 BIOSAMPLES = 48
@@ -89,6 +96,7 @@ class Demo:
             "users": [{"username": DEMO_USER, "password": password, "org": DEMO_ORG, "all_perms": True,
                        "totp": True}],
             "apps": [{"name": "snakemake-majora-demo"}],
+            "qc": [str(QC_DEFINITIONS)],
         })
         state = {"password": password, "client_id": out["apps"][0]["client_id"],
                  "client_secret": out["apps"][0]["client_secret"], "seed": out["seed"]}
@@ -106,8 +114,8 @@ class Demo:
 
         conf = {"domain": url, "user": DEMO_USER, "client_id": state["client_id"],
                 "client_secret": state["client_secret"],
-                # + registering placeholder samples (addempty), which the demo does once
-                "scopes": [*DEFAULT_SCOPES, "majora2.force_add_biosampleartifact"]}
+                # + registering placeholder samples (addempty), which the demo does once, + publishing
+                "scopes": [*DEFAULT_SCOPES, "majora2.force_add_biosampleartifact", *PUBLISH_SCOPES]}
         atomic_write_private(self.home / "config.yaml", yaml.safe_dump(conf, sort_keys=False).encode())
 
     # -- 2. login --------------------------------------------------------------------------------
@@ -170,11 +178,16 @@ class Demo:
         valid = sum(r["metadata_valid"] == "yes" for r in rows)
         qc_pass = sum(r["qc_pass"] == "pass" for r in rows)
         pushed = sum(r["metrics_pushed"] == "yes" for r in rows)
+        tests = sorted({r["majora_qc_test"] for r in rows if r.get("majora_qc_test")})
+        passed = sum(r.get("majora_qc") == "PASS" for r in rows)
+        failed = sum(r.get("majora_qc") == "FAIL" for r in rows)
         refreshes = counters_after["refreshes"] - counters_before["refreshes"]
         api = counters_after["api_calls"] - counters_before["api_calls"]
         print()
-        print(f"  manifest : {manifest}  ({len(rows)} samples: {valid} valid metadata, {qc_pass} QC pass, "
-              f"metrics pushed for {pushed})")
+        print(f"  manifest : {manifest}  ({len(rows)} samples: {valid} valid metadata, {qc_pass} pass the "
+              f"lab's QC thresholds)")
+        print(f"  majora   : {pushed} PAGs published (consensus file, metrics, QC): {passed} passed and "
+              f"{failed} failed Majora's QC ({', '.join(tests) or 'no test'})")
         print(f"  report   : {self.report}")
         print(f"  plots    : {self.work / 'results' / 'plots'}")
         print(f"  workflow : {seconds:.1f} s; {api} Majora API calls; access tokens live "

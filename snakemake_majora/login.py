@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from . import oauth
 from .credentials import CredentialManager
@@ -59,6 +60,37 @@ def _pending_state(mgr: CredentialManager) -> str:
     return str(data["state"])
 
 
+def refusal(mgr: CredentialManager, error: str, description: str, *, at_token_endpoint: bool) -> AuthError:
+    """What to do about Majora refusing a login: its answer (``error``, ``description``) in words.
+
+    Majora refuses at two places: the authorize step redirects to the callback with ``error=`` (consent
+    denied: ``access_denied``; a scope the account does not hold: ``invalid_scope``), and the token
+    endpoint refuses the code of an account without two-factor authentication (``access_denied``,
+    "The requesting user has not enabled 2FA")."""
+    user = mgr.settings.user or "this account"
+    said = f"{error}: {description}" if description else error
+    if error == "access_denied" and (at_token_endpoint or "2FA" in description):
+        return AuthError(f"Majora refused the login of {user} ({said}): enable two-factor authentication in "
+                         "your Majora profile, then log in again (nothing was stored)")
+    if error == "invalid_scope":
+        return AuthError(f"Majora refused the requested scopes ({said}): {user} cannot grant all of "
+                         f"{' '.join(mgr.settings.scopes)}; remove the ones the account lacks from the "
+                         "`scopes:` setting (or ask a Majora administrator for the permissions), then run "
+                         "`snakemake-majora login` again (nothing was stored)")
+    if error == "access_denied":
+        return AuthError(f"access was not approved on Majora's consent page ({said}); nothing was stored; "
+                         "run `snakemake-majora login` again and choose Authorize")
+    return AuthError(f"Majora refused the login ({said}); nothing was stored; run `snakemake-majora login` "
+                     "again")
+
+
+def _callback_error(callback_url: str) -> tuple[str, str] | None:
+    q = parse_qs(urlsplit(callback_url.strip()).query)
+    if "error" not in q:
+        return None
+    return q["error"][0], (q.get("error_description") or [""])[0]
+
+
 def refuse_if_working(mgr: CredentialManager, what: str) -> None:
     """Raise CredentialExists now (before any server call) if the store holds a working credential."""
     try:
@@ -73,13 +105,24 @@ def refuse_if_working(mgr: CredentialManager, what: str) -> None:
 
 def finish_login(mgr: CredentialManager, callback_url: str, *, keep: bool = False) -> TokenRecord:
     """Complete a login started with :func:`start_login` from the pasted callback URL. With ``keep``, a
-    store that holds a working credential is not replaced (checked again under the lock)."""
+    store that holds a working credential is not replaced (checked again under the lock). A refusal by
+    Majora (see :func:`refusal`) ends the pending login: exit 77, nothing stored."""
     _require_oauth(mgr)
     state = _pending_state(mgr)
+    refused = _callback_error(callback_url)
+    if refused:
+        pending_path(mgr).unlink(missing_ok=True)
+        raise refusal(mgr, *refused, at_token_endpoint=False)
     code = oauth.parse_callback(mgr.settings, callback_url, state)
     if keep:
         refuse_if_working(mgr, "login")
-    tok, t_before = oauth.exchange_code(mgr.settings, code, mgr.session)
+    try:
+        tok, t_before = oauth.exchange_code(mgr.settings, code, mgr.session)
+    except oauth.TokenRefused as exc:
+        if exc.error not in ("access_denied", "invalid_scope"):
+            raise
+        pending_path(mgr).unlink(missing_ok=True)
+        raise refusal(mgr, exc.error, exc.description, at_token_endpoint=True) from None
     rec = mgr.save_new_token(tok, t_before, replace_working=not keep, what="login")
     pending_path(mgr).unlink(missing_ok=True)
     return rec

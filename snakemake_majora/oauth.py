@@ -55,6 +55,15 @@ class AmbiguousRefreshError(Exception):
     """The refresh may have been processed by the server; send again at most once."""
 
 
+class TokenRefused(AuthError):
+    """The token endpoint refused a code exchange with an OAuth error (``error``, ``description``)."""
+
+    def __init__(self, message: str, error: str, description: str = "") -> None:
+        super().__init__(message)
+        self.error = error
+        self.description = description
+
+
 class InvalidGrant(AuthError):
     """The token endpoint answered ``invalid_grant``: the refresh token was rotated or revoked."""
 
@@ -124,8 +133,8 @@ def exchange_code(settings: Settings, code: str,
         if err in ("invalid_client", "unauthorized_client"):
             raise ConfigError(f"Majora rejected the client id/secret ({err}); check client_id and "
                               f"client_secret")
-        raise AuthError(f"code exchange failed ({err}); the code is valid for 60 s only, run "
-                        f"`snakemake-majora login` again")
+        raise TokenRefused(f"code exchange failed ({err}); the code is valid for 60 s only, run "
+                           f"`snakemake-majora login` again", err, _token_description(r))
     if r.status_code != 200:
         raise ServerError(f"token endpoint answered HTTP {r.status_code} to the code exchange",
                           status=r.status_code)
@@ -187,6 +196,15 @@ def _wait(rs: Any) -> float:
     exc = rs.outcome.exception() if rs.outcome else None
     base = wait_random_exponential(multiplier=0.5, max=10)(rs)
     return min(MAX_SLEEP, max(getattr(exc, "retry_after", 0.0) or 0.0, base))
+
+
+def _token_description(r: requests.Response) -> str:
+    """The token endpoint's ``error_description`` (Majora's words for a refusal), or ""."""
+    try:
+        data = r.json()
+    except ValueError:
+        return ""
+    return " ".join(str(data.get("error_description") or "").split()) if isinstance(data, dict) else ""
 
 
 def _token_error(r: requests.Response) -> str:

@@ -40,31 +40,32 @@ class _Watch:
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self.when = time.monotonic() + seconds
-        self.conn: Any = None
+        self.sock: socket.socket | None = None
         self.expired = False
         self.done = False
         self._mu = threading.Lock()
 
-    def attach(self, conn: Any) -> None:
+    def attach(self, sock: socket.socket | None) -> None:
+        """Watch ``sock`` (the request has been sent; the answer is about to be read)."""
         with self._mu:
-            self.conn = conn
+            self.sock = sock
             expired = self.expired
         if expired:
-            _cut(conn)
+            _cut(sock)
 
     def fire(self) -> None:
         with self._mu:
             if self.done:
                 return
             self.expired = True
-            conn = self.conn
-        if conn is not None:
-            _cut(conn)
+            sock = self.sock
+        _cut(sock)
 
 
-def _cut(conn: Any) -> None:
+def _cut(sock: socket.socket | None) -> None:
     # shutdown (not close) wakes a thread blocked in recv on this socket; the pool then discards it.
-    sock = getattr(conn, "sock", None)
+    # The socket itself is kept, not the connection: http.client drops conn.sock when the server says
+    # "Connection: close", while the response goes on reading from the same socket.
     if sock is not None:
         with contextlib.suppress(OSError):
             sock.shutdown(socket.SHUT_RDWR)
@@ -124,19 +125,26 @@ def total_deadline(seconds: float) -> Iterator[None]:
         with watch._mu:
             watch.done = True
         _local.watch = outer
+    if watch.expired:
+        # A cut can also look like a short but complete answer (headers ended by the shutdown, no
+        # Content-Length): whatever was read is not trusted.
+        raise DeadlineExceeded(f"no complete answer within {seconds:g}s")
 
 
 class _WatchedMixin:
-    def request(self, *args: Any, **kwargs: Any) -> Any:
+    sock: socket.socket | None
+
+    def send(self, data: Any) -> Any:
+        # A large body on a slow link is cut too: the socket is watched from the first byte sent.
         watch = getattr(_local, "watch", None)
-        if watch is not None:
-            watch.attach(self)
-        return super().request(*args, **kwargs)  # type: ignore[misc]
+        if watch is not None and watch.sock is not self.sock:
+            watch.attach(self.sock)
+        return super().send(data)  # type: ignore[misc]
 
     def getresponse(self, *args: Any, **kwargs: Any) -> Any:
         watch = getattr(_local, "watch", None)
-        if watch is not None and watch.expired:
-            _cut(self)  # the deadline struck while connecting: nothing could be cut then
+        if watch is not None:
+            watch.attach(self.sock)  # cut at once if the deadline passed while connecting or sending
         return super().getresponse(*args, **kwargs)  # type: ignore[misc]
 
 

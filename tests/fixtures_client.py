@@ -27,7 +27,9 @@ _SCRUB = ("MAJORA_", "CLIENT_ID", "CLIENT_SECRET", "SNAKEMAKE_MAJORA_", "OCARINA
 class MajoraHome:
     """A snakemake-majora home (config + token store) bound to one majora-lite server."""
 
-    def __init__(self, lite: Any, root: Path, *, login: bool = True, api_key: str | None = None) -> None:
+    def __init__(self, lite: Any, root: Path, *, login: bool = True, api_key: str | None = None,
+                 scopes: list[str] | None = None, username: str | None = None,
+                 password: str | None = None) -> None:
         self.lite = lite
         self.root = root
         self.home = root / "smh"
@@ -36,7 +38,11 @@ class MajoraHome:
         env.update(SNAKEMAKE_MAJORA_HOME=str(self.home), HOME=str(root), PYTHONPATH=str(ROOT),
                    OCARINA_CONF_FILE=str(root / "no-ocarina"))
         self.env = env
-        prof: dict[str, Any] = {"domain": lite.url, "user": lite.username}
+        self.username = username or lite.username
+        self.password = password or lite.password
+        prof: dict[str, Any] = {"domain": lite.url, "user": self.username}
+        if scopes:
+            prof["scopes"] = list(scopes)
         if api_key:
             prof["api_key"] = api_key
         else:
@@ -59,7 +65,7 @@ class MajoraHome:
 
     def login(self) -> None:
         url = self.cli("login", "--url-only").stdout.strip()
-        callback = self.lite.approve(url, self.lite.username, self.lite.password)
+        callback = self.lite.approve(url, self.username, self.password)
         self.cli("login", "--callback-url", callback)
 
     # -- store ------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from snakemake_majora.server.harness import LiteServer
 LITE_USER = "alice"
 LITE_PASSWORD = "alice-pw"
 LITE_ORG = "HOOT"
+QC_DEFINITIONS = Path(__file__).resolve().parent.parent / "snakemake_majora" / "server" / "data" / "qc"
 
 
 class LiteHandle(dict):
@@ -33,6 +35,8 @@ def start_lite(data_dir, *, biosamples: int = 200, **options: Any) -> LiteHandle
             "users": [{"username": LITE_USER, "password": LITE_PASSWORD, "org": LITE_ORG, "all_perms": True,
                        "totp": True}],
             "apps": [{"name": "snakemake-majora-tests"}],
+            # Majora's QC test definitions, so that meta/qc/add evaluates real rules (as the corpus baseline).
+            "qc": [str(QC_DEFINITIONS)],
         }
     )
     server.start()

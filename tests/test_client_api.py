@@ -123,6 +123,7 @@ def test_cli_put_flags(majora_home):
                "--biosample", "HOOT-00301", "VIRAL_RNA", "PCR", "AMPLICON", "ARTIC", "v3")["success"]
     assert put("sequencing", "--library-name", "HOOT-LIB-3", "--run-name", "HOOT-RUN-3",
                "--instrument-make", "OXFORD_NANOPORE", "--instrument-model", "GridION")["success"]
+    # Every field Majora's sequence form requires (a partial namespace is refused: test_client_answers).
     assert put("metric", "--artifact", "HOOT-00301", "--metric", "sequence", "num_seqs", "1",
                "--metric", "sequence", "num_bases", "29903", "--metric", "sequence", "pc_acgt", "99.2",
                "--metric", "sequence", "pc_masked", "0.8",

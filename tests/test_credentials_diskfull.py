@@ -12,13 +12,15 @@ import contextlib
 import errno
 import json
 import os
+import signal
 import stat
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
-from fixtures_client import MajoraHome
+from fixtures_client import CLI, MajoraHome
 
 from snakemake_majora import store
 from snakemake_majora.config import load_settings
@@ -141,3 +143,53 @@ def test_unusable_expires_in_does_not_lose_the_pair():
                                                "expires_in": bad}, domain="d", client_id="c", user="u",
                                               t_before=1000.0, generation=2)
         assert rec.expires_at == 1000.0 + DEFAULT_LIFETIME and rec.refresh_token == "r" * 30
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupt_during_the_refresh_takes_effect_after_the_write(strict_home, sig):
+    """Ctrl-C (or SIGTERM) while the refresh POST is at the server: the process stops only once the new
+    pair is stored, so the next refresh uses the live refresh token."""
+    home = strict_home
+    before = home.read_store()
+    home.lite.set_faults([{"path": "/o/token/", "grant_type": "refresh_token", "action": "delay", "delay": 3,
+                           "count": 1}])
+    proc = subprocess.Popen([*CLI, "refresh"], env=home.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while home.lite.counters()["faults_applied"] < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)  # until the POST is being held at the server
+        assert proc.poll() is None
+        proc.send_signal(sig)
+        _out, err = proc.communicate(timeout=60)
+    finally:
+        home.lite.clear_faults()
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode != 0  # it was interrupted, after the write
+    after = home.read_store()
+    assert after["generation"] == before["generation"] + 1, err
+    home.cli("refresh")
+    c = home.lite.counters()
+    assert c["refreshes"] == 2 and c["invalid_grant"] == 0 and c["family_revocations"] == 0
+
+
+def test_plugin_reports_a_full_token_disk_as_one_workflow_error(small_home, tmp_path):
+    import logging
+
+    from snakemake_interface_common.exceptions import WorkflowError
+
+    from snakemake_majora.plugin import StorageProvider, StorageProviderSettings
+
+    small_home.expire_in(60)  # inside the margin: the first request needs a refresh
+    fill = _fill(small_home.root)
+    settings = StorageProviderSettings(config_file=str(small_home.home / "config.yaml"),
+                                       token_file=str(small_home.token_file))
+    provider = StorageProvider(local_prefix=tmp_path / "local", logger=logging.getLogger("test"),
+                               settings=settings)
+    with pytest.raises(WorkflowError) as err:
+        provider.object("majora://biosample/BIRM-00001").exists()
+    msg = str(err.value)
+    assert "not refreshed" in msg and "No space left" in msg and len(msg.splitlines()) == 1
+    assert small_home.lite.counters()["token_endpoint_calls"] == 0
+    fill.unlink()

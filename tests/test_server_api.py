@@ -338,6 +338,10 @@ def test_garbage_fields_never_500(lite, key, path):
             # Majora loops over the number and its view raises: 500.
             assert r.status_code == 500
             continue
+        if path.endswith("sequencing/get/") and isinstance(junk["run_name"], dict):
+            # Majora checks run_name[0] == "*": a dict has no key 0 and its view raises: 500.
+            assert r.status_code == 500, (path, r.status_code, r.text[:200])
+            continue
         if path.endswith("metric/add/") and junk["artifact"] == "BIRM-00001":
             # Majora's view assigns into the metric body, here the string "x", and raises: 500.
             assert r.status_code == 500, (path, r.status_code, r.text[:200])
@@ -379,6 +383,10 @@ def test_sudo_as(lite, key):
     assert (r.status_code, r.content) == (400, b"")
 
 
+# Majora's pooling form requires the three library enums.
+POOLING = {"library_source": "VIRAL_RNA", "library_strategy": "AMPLICON", "library_selection": "PCR"}
+
+
 def test_library_sequencing_metrics_qc(lite, key):
     # The session server is shared with other test modules: use names no other test uses.
     call(lite, key, "api/v2/artifact/biosample/add/", biosamples=[sample("HOOT-75000"), sample("HOOT-75001")])
@@ -391,10 +399,7 @@ def test_library_sequencing_metrics_qc(lite, key):
         library_seq_kit="ARTIC",
         library_seq_protocol="ARTIC_V4",
         library_layout_read_length=150,
-        biosamples=[
-            {"central_sample_id": "HOOT-75000", "library_source": "VIRAL_RNA"},
-            {"central_sample_id": "HOOT-75001", "library_source": "VIRAL_RNA"},
-        ],
+        biosamples=[{"central_sample_id": sid, **POOLING} for sid in ("HOOT-75000", "HOOT-75001")],
     )
     assert out["success"], out
     out = call(

@@ -266,8 +266,14 @@ def test_put_library_then_sequencing_tuples(lite, bearer):
         },
     )
     assert seq["errors"] == 0, seq
-    # Processes: kind is process_kind ("Sequencing") and the name is empty.
-    assert [t[0] for t in seq["new"]] == ["Sequencing"] and seq["new"][0][2] == ""
+    # Majora's four new objects: the run and the pipeline are processes (kind is process_kind, the name is
+    # empty); the placeholder tree and dummy reads are named after the run.
+    assert [(t[0], t[2]) for t in seq["new"]] == [
+        ("Sequencing", ""),
+        ("Digital Resource Group", f"sequencing-dummy-tree-{run}"),
+        ("Digital Resource", f"sequencing-dummy-reads-{run}"),
+        ("Bioinformatics: Pipeline", ""),
+    ]
 
     # `ocarina --oauth get sequencing --run-name R`: Majora answers synchronously with get={R: ...} and no
     # `count`, so Ocarina itself exits 69 (its _wait_for_task expects `tasks`). Majora's answer, not Ocarina's

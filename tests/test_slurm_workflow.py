@@ -19,7 +19,10 @@ import pytest
 from cluster.slurm import LOCAL_CLUSTER_ARGS, PROFILE, SLURM_ARGS, Cluster, running_cluster
 from fixtures_client import MajoraHome
 from fixtures_server import start_lite
-from workflow_helpers import manifest, metric_adds, snakemake, write_config
+from workflow_helpers import calls, manifest, metric_adds, snakemake, write_config
+
+from snakemake_majora.config import DEFAULT_SCOPES
+from snakemake_majora.demo import PUBLISH_SCOPES
 
 TOKEN_LIFETIME = 10  # seconds: several expiries while the cluster jobs run
 
@@ -70,11 +73,11 @@ def strict_short_lite(tmp_path_factory):
 
 def test_example_workflow_on_slurm_shares_one_credential(slurm_cluster: Cluster, strict_short_lite,
                                                          tmp_path: Path) -> None:
-    """A sequencing-run batch with the shipped SLURM profile: each validate/push job is a separate SLURM
+    """A sequencing-run batch with the shipped SLURM profile: each validate/publish job is a separate SLURM
     job (its own Snakemake process, after the profile's token precommand) using the shared token file;
     strict server, short-lived tokens."""
     lite = strict_short_lite
-    home = MajoraHome(lite, tmp_path)
+    home = MajoraHome(lite, tmp_path, scopes=[*DEFAULT_SCOPES, *PUBLISH_SCOPES])
     run_name = lite.seed_summary["example"]["run_name"]
     work = tmp_path / "work"
     write_config(work, {"run_name": run_name})
@@ -94,12 +97,12 @@ def test_example_workflow_on_slurm_shares_one_credential(slurm_cluster: Cluster,
     assert rows and {r["in_majora"] for r in rows} == {"yes"}
     assert {r["metrics_pushed"] for r in rows} == {"yes"}
     submitted = re.findall(r"Job \d+ has been submitted with SLURM jobid (\d+)", out)
-    assert len(set(submitted)) == 2 * len(rows)  # one validate and one push_metrics job per sample
+    assert len(set(submitted)) == 2 * len(rows)  # one validate and one publish job per sample
     counters = lite.counters()
     print(f"\nSLURM workflow: {len(rows)} samples, {len(set(submitted))} SLURM jobs, {elapsed:.1f} s, "
           f"refreshes {counters['refreshes']} (token lifetime {TOKEN_LIFETIME} s), "
           f"cluster setup {slurm_cluster.setup_seconds:.1f} s")
-    assert metric_adds(counters) == len(rows)
+    assert metric_adds(counters) == calls(counters, "meta/qc/add") == len(rows)
     assert counters["refreshes"] >= 1
     assert counters["invalid_grant"] == 0
     assert counters["family_revocations"] == 0

@@ -28,6 +28,12 @@ def test_demo_runs_logs_in_refreshes_and_is_idempotent(tmp_path: Path) -> None:
     refreshes = int(re.search(r"refreshes: (\d+) token refresh", out).group(1))
     assert refreshes >= 1, out[-2000:]
     assert re.search(r"0 invalid_grant, 0 family revocation", out)
+    # Every sample with a lab file was registered, measured and QC'd; Majora's QC passed and failed some.
+    published = re.search(r"(\d+) PAGs published \(consensus file, metrics, QC\): (\d+) passed and (\d+) "
+                          r"failed Majora's QC \(cog-uk-high-quality-public\)", out)
+    assert published, out[-2000:]
+    n, passed, failed = map(int, published.groups())
+    assert n == 28 and passed + failed == n and passed > 0 and failed > 0
     assert (state / "report.html").stat().st_size > 0
 
     with open(state / "work" / "results" / "manifest.tsv", newline="") as fh:
@@ -36,6 +42,8 @@ def test_demo_runs_logs_in_refreshes_and_is_idempotent(tmp_path: Path) -> None:
     assert rows["LOND-09999"]["in_majora"] == "no"  # not in Majora: reported, not dropped
     assert rows["BIRM-00901"]["metadata_problems"].startswith("metadata: none submitted yet")
     assert rows["NORW-00005"]["qc_pass"] == "fail"  # the shipped lab QC file has 74% coverage
+    assert rows["NORW-00005"]["majora_qc"] == "FAIL" and rows["BIRM-00001"]["majora_qc"] == "PASS"
+    assert rows["BIRM-00001"]["publish_group"] == "COGUK/BIRM-00001/BIRM:DEMO-RUN-0001"
     assert rows["BIRM-00001"]["metadata_valid"] == "yes" and rows["BIRM-00001"]["metrics_pushed"] == "yes"
     assert rows["NORW-00029"]["qc_pass"] == "" and rows["NORW-00029"]["metrics_pushed"] == "no"  # no QC file
 

@@ -3,13 +3,22 @@ access tokens that expire several times during the run (so refreshes happen whil
 
 from __future__ import annotations
 
+import csv
+import hashlib
 import json
+import re
+import shutil
 from pathlib import Path
 
 import pytest
 from fixtures_client import MajoraHome
 from fixtures_server import start_lite
-from workflow_helpers import QC_TEST, manifest, metric_adds, snakemake, write_config
+from workflow_helpers import LAB_QC, QC_TEST, calls, manifest, snakemake, write_config
+
+from snakemake_majora.config import DEFAULT_SCOPES
+from snakemake_majora.demo import PUBLISH_SCOPES
+
+HQ_TEST = "cog-uk-high-quality-public"
 
 TOKEN_LIFETIME = 6  # seconds; the client refreshes at half-life, so every ~3 s of a ~15 s run
 
@@ -24,13 +33,30 @@ def wf_lite(tmp_path_factory):
         handle.server.stop()
 
 
-def test_pag_batch_end_to_end_then_nothing_to_do(wf_lite, tmp_path: Path) -> None:
-    """A PAG-query batch: every sample validated, metrics pushed by parallel jobs, one shared credential,
-    no refresh-token reuse; a rerun redoes the batch once (the pushed metrics change the PAG record),
-    then nothing is left to do."""
-    home = MajoraHome(wf_lite, tmp_path)
+def majora_rule(row: dict[str, str], read_length: int = 150) -> str:
+    """cog-uk-high-quality-public's Illumina rules (Majora's data/qc/high-quality/gisaid1-*-ill.qc) on a
+    lab QC row: fail when pc_masked >= 10, mean_cov < 10 or pc_pos_cov_gte10 < 90."""
+    mean_cov = round(int(row["num_aligned_reads"]) * read_length / 29903, 1)
+    fail = float(row["pct_N_bases"]) >= 10 or mean_cov < 10 or float(row["pct_covered_bases"]) < 90
+    return "FAIL" if fail else "PASS"
+
+
+def lab_row(lab: Path, sample: str) -> dict[str, str]:
+    with open(lab / f"{sample}.qc.csv", newline="") as fh:
+        return next(csv.DictReader(fh))
+
+
+def test_pag_batch_publishes_measures_and_qcs_then_nothing_to_do(wf_lite, tmp_path: Path) -> None:
+    """A PAG-query batch: every sample with a lab file is published by parallel jobs (consensus file in
+    its PAG, metrics, Majora's QC) through one shared credential, without refresh-token reuse; what
+    Majora made of it is read back through `get pag`; a rerun has nothing to do; editing one lab QC file
+    re-publishes exactly that sample."""
+    home = MajoraHome(wf_lite, tmp_path, scopes=[*DEFAULT_SCOPES, *PUBLISH_SCOPES])
+    lab = tmp_path / "lab-qc"
+    shutil.copytree(LAB_QC, lab)
     work = tmp_path / "work"
-    write_config(work, {"pag": {"test_name": QC_TEST, "pass": True}})
+    write_config(work, {"pag": {"test_name": QC_TEST, "pass": True}}, publish={"run_name": "E2E-RUN-1"},
+                 lab_qc={"dir": str(lab), "min_pct_covered_bases": 90.0, "min_longest_no_N_run": 10000})
     wf_lite.server.reset_counters()
 
     proc = snakemake(work, home.env, "--cores", "4")
@@ -42,14 +68,31 @@ def test_pag_batch_end_to_end_then_nothing_to_do(wf_lite, tmp_path: Path) -> Non
     assert {r["in_majora"] for r in rows} == {"yes"}
     assert {r["metadata_valid"] for r in rows} == {"yes"}, [r["metadata_problems"] for r in rows]
     assert {r["adm1"] for r in rows} <= {"UK-ENG", "UK-SCT", "UK-WLS", "UK-NIR"}
-    # Seeded IDs 1..20 all have a lab QC file: every sample's metrics went to Majora, once each.
+    # Seeded IDs 1..20 all have a lab QC file: every sample was published, once each.
     assert {r["metrics_pushed"] for r in rows} == {"yes"}
-    assert {r["qc_pass"] for r in rows} <= {"pass", "fail"}
     counters = wf_lite.counters()
-    assert metric_adds(counters) == len(rows)
+    for endpoint in ("artifact/file/add", "meta/metric/add", "meta/qc/add"):
+        assert calls(counters, endpoint) == len(rows), endpoint
+    # The PAGs, metrics and QC outcomes as Majora's side made them, read back through `get pag`.
+    pags = {r["published_name"]: r["pag"] for r in
+            json.loads(home.cli("get", "pag", "--test-name", HQ_TEST).stdout)["result"]}
+    outcomes = set()
     for r in rows:
-        pushed = json.loads((work / "results" / "pushed" / f"{r['central_sample_id']}.json").read_text())
-        assert pushed["updated"], pushed  # Majora acknowledged the artifact it updated
+        sid = r["central_sample_id"]
+        assert r["publish_group"] == f"COGUK/{sid}/BIRM:E2E-RUN-1"
+        pag = pags[r["publish_group"]]
+        qc = lab_row(lab, sid)
+        fasta = (lab / qc["fasta"]).absolute()
+        (consensus,) = pag["artifacts"]["consensus"]
+        assert consensus["current_path"] == str(fasta)
+        assert consensus["current_hash"] == hashlib.md5(fasta.read_bytes(), usedforsecurity=False).hexdigest()
+        assert consensus["current_size"] == fasta.stat().st_size
+        assert consensus["num_pos"] == 29903
+        assert consensus["pc_pos_cov_gte10"] == float(qc["pct_covered_bases"])
+        assert [b["central_sample_id"] for b in pag["artifacts"]["biosample"]] == [sid]
+        assert pag["qc_reports"]["cog_uk_high_quality_public"] == r["majora_qc"] == majora_rule(qc)
+        outcomes.add(r["majora_qc"])
+    assert outcomes == {"PASS", "FAIL"}  # the seeded batch has both
     for png in ("samples_per_region_week.png", "qc_pass_fail.png"):
         assert (work / "results" / "plots" / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # The tokens expired during the run and were refreshed, never with a reused refresh token.
@@ -63,14 +106,32 @@ def test_pag_batch_end_to_end_then_nothing_to_do(wf_lite, tmp_path: Path) -> Non
     for secret in home.secrets():
         assert not any(secret in t for t in texts)
 
-    # The metrics went to the PAGs' consensus files, whose metrics the PAG record lists (as Majora's
-    # task_get_pag_v2 does), so the next run sees a changed batch record and redoes the batch once.
-    second = snakemake(work, home.env, "--cores", "4")
-    assert second.returncode == 0, second.stderr[-4000:]
-    assert "Updated input files: majora://pag/" in second.stdout + second.stderr
+    # Its own write-back changed nothing the workflow reads before it: a rerun has nothing to do.
     again = snakemake(work, home.env, "--cores", "4", "--dry-run")
     assert again.returncode == 0, again.stderr[-2000:]
-    assert "Nothing to be done" in again.stdout + again.stderr
+    assert "Nothing to be done" in again.stdout + again.stderr, again.stdout[-3000:]
+
+    # Edit one lab QC file: exactly that sample is published again, and Majora's QC now fails it.
+    passing = next(r["central_sample_id"] for r in rows if r["majora_qc"] == "PASS")
+    qc_file = lab / f"{passing}.qc.csv"
+    header, values = qc_file.read_text().splitlines()
+    fields = dict(zip(header.split(","), values.split(","), strict=True))
+    fields["pct_covered_bases"] = "61.5"
+    qc_file.write_text(header + "\n" + ",".join(fields[k] for k in header.split(",")) + "\n")
+    wf_lite.server.reset_counters()
+    third = snakemake(work, home.env, "--cores", "4")
+    assert third.returncode == 0, third.stderr[-4000:]
+    counters = wf_lite.counters()
+    for endpoint in ("artifact/file/add", "meta/metric/add", "meta/qc/add"):
+        assert calls(counters, endpoint) == 1, endpoint
+    stats = third.stdout + third.stderr
+    assert re.search(r"^publish\s+1$", stats, re.M), stats[-3000:]
+    assert not re.search(r"^validate\s+\d+$", stats, re.M), stats[-3000:]  # the records did not change
+    edited = {r["central_sample_id"]: r for r in manifest(work)}[passing]
+    assert edited["majora_qc"] == "FAIL" and edited["pct_covered_bases"] == "61.5"
+    pag = {r["published_name"]: r["pag"] for r in json.loads(
+        home.cli("get", "pag", "--test-name", HQ_TEST, "--fail").stdout)["result"]}[edited["publish_group"]]
+    assert pag["artifacts"]["consensus"][0]["pc_pos_cov_gte10"] == 61.5
 
 
 def test_bad_config_gets_one_line_naming_the_key(tmp_path: Path) -> None:

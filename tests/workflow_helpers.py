@@ -17,11 +17,14 @@ LAB_QC = REPO / "resources" / "lab-qc"
 QC_TEST = "cog-uk-elan-minimal-qc"
 
 
-def write_config(workdir: Path, batch: dict[str, Any], **overrides: Any) -> Path:
-    """``workdir/config/config.yaml``: the shipped config, ``batch`` replaced, the lab QC dir absolute."""
+def write_config(workdir: Path, batch: dict[str, Any], publish: dict[str, Any] | None = None,
+                 **overrides: Any) -> Path:
+    """``workdir/config/config.yaml``: the shipped config, ``batch`` replaced, the lab QC dir absolute,
+    ``publish`` keys changed."""
     conf = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     conf["batch"] = {"name": "test-batch", **batch}
     conf["lab_qc"]["dir"] = str(LAB_QC)
+    conf["publish"].update(publish or {})
     conf.update(overrides)
     path = workdir / "config" / "config.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -44,6 +47,11 @@ def manifest(workdir: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh, delimiter="\t"))
 
 
+def calls(counters: dict[str, Any], endpoint: str) -> int:
+    """How many calls of ``endpoint`` (e.g. ``meta/metric/add``) the server answered."""
+    return sum(n for path, n in counters.get("paths", {}).items() if endpoint in path)
+
+
 def metric_adds(counters: dict[str, Any]) -> int:
     """How many ``meta/metric/add`` calls the server answered."""
-    return sum(n for path, n in counters.get("paths", {}).items() if "meta/metric/add" in path)
+    return calls(counters, "meta/metric/add")

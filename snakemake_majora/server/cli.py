@@ -6,6 +6,7 @@ import argparse
 import datetime as dt
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -213,6 +214,8 @@ def run_setup(spec: dict) -> dict:
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns a sysexits-style status."""
     args = build_parser().parse_args(argv)
+    # Everything majora-lite writes (database, journals, keys, server.json) is for this user only.
+    os.umask(0o077)
     if getattr(args, "password", None) == "-":
         args.password = sys.stdin.readline().rstrip("\n")
     _setup_logging()
@@ -242,7 +245,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.zana is not None and not (args.zana.isalnum() and args.zana.isascii()):
             print("majora-lite: --zana PREFIX must be letters and digits (no '-')", file=sys.stderr)
             return EX_USAGE
-        opts = settings.ServerOptions(args.access_token_lifetime, args.grace, args.strict, zana=args.zana)
+        opts = settings.ServerOptions(
+            args.access_token_lifetime, args.grace, args.strict, zana=args.zana, host=args.host
+        )
     try:
         data_dir = settings.configure(args.data_dir, opts)
         settings.migrate(data_dir)

@@ -53,7 +53,7 @@ class LiteServer:
         zana: str | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)  # tokens and keys go in there
         self.strict, self.grace, self.threads = strict, grace, threads
         self.max_active = max_active
         self.access_token_lifetime = access_token_lifetime
@@ -90,7 +90,9 @@ class LiteServer:
             self._cli("setup", "--data-dir", str(tdir), "--spec", "-", stdin="{}")
             template = _TEMPLATES[self.python] = tdir / DB_NAME
         tmp = db.with_name(f".{DB_NAME}.{os.getpid()}.tmp")
-        shutil.copyfile(template, tmp)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with open(template, "rb") as src, os.fdopen(fd, "wb") as dst:
+            shutil.copyfileobj(src, dst)
         os.replace(tmp, db)
 
     def setup(self, spec: dict) -> dict:

@@ -149,7 +149,8 @@ def _pag_biosample(bs, metrics) -> dict:
 
 def _pag_library(bs, run) -> dict:
     """The sample's pooling record in the run's library; ``{}`` when there is none (as Majora)."""
-    rec = next((r for r in bs.libraries.all() if run is not None and r.library_id == run.library_id), None)
+    run_libraries = run.library_ids if run is not None else set()
+    rec = next((r for r in bs.libraries.all() if r.library_id in run_libraries), None)
     if rec is None:
         return {}
     return {
@@ -200,7 +201,14 @@ def _pag_run_name(published_name: str) -> str:
 
 def _pag_runs(pags) -> dict:
     names = {_pag_run_name(p.published_name) for p in pags}
-    return {r.run_name: r for r in models.DNASequencingProcess.objects.filter(run_name__in=names)}
+    runs = {
+        r.run_name: r
+        for r in models.DNASequencingProcess.objects.filter(run_name__in=names).prefetch_related("records")
+    }
+    # Majora matches a PAG's sample to the pooling records of every library of the run.
+    for r in runs.values():
+        r.library_ids = {rec.library_id for rec in r.records.all()}
+    return runs
 
 
 def _pag_struct(pag, runs: dict) -> dict:
@@ -235,9 +243,8 @@ def _pag_struct(pag, runs: dict) -> dict:
                 "run_name": run.run_name,
                 "instrument_make": run.instrument_make,
                 "instrument_model": run.instrument_model,
-                # Majora's run date is the process's "when" (set at creation); start_time stands in
-                # until the model records it.
-                "sequencing_org_run_date": _day(getattr(run, "when", None) or run.start_time),
+                # Majora's run date is the process's "when" (the run name's date, else the first add).
+                "sequencing_org_run_date": _day(run.when),
             }
         ]
     # Majora lists only public accessions, and adds the key only when there is one.

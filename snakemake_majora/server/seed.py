@@ -231,20 +231,20 @@ def seed(biosamples: int = 200, seed_value: int = 1, anchor: dt.date | None = No
                     seq_kit="ARTIC",
                     seq_protocol="ARTIC_V4",
                 )
-                models.DNASequencingProcess.objects.create(
+                run = models.DNASequencingProcess.objects.create(
                     run_name=run_name,
-                    library=lib,
+                    run_group=run_name,
+                    when=dt.datetime.combine(run_day, dt.time(0), tzinfo=dt.UTC),
                     instrument_make="ILLUMINA",
                     instrument_model="MiSeq",
                     flowcell_type="v3",
                     flowcell_id=f"FC{runs:05d}",
-                    bioinfo_pipe_name="ARTIC",
-                    bioinfo_pipe_version="1.3.0",
                     submission_user=users[code],
                     submission_org=get_org(code),
                     start_time=dt.datetime.combine(run_day, dt.time(9), tzinfo=dt.UTC),
                     end_time=dt.datetime.combine(run_day, dt.time(21), tzinfo=dt.UTC),
                 )
+                models.DNASequencingProcessRecord.objects.create(process=run, library=lib)
                 for bs in batch:
                     models.LibraryPoolingProcess.objects.create(
                         library=lib,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import os
@@ -36,6 +37,15 @@ class _LiteChannel(HTTPChannel):
 
 class _Stop(Exception):
     pass
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -80,6 +90,11 @@ def serve(data_dir: Path, host: str, port: int, threads: int, max_active: int = 
     signal.signal(signal.SIGINT, _stop)
     write_atomic(info_path, json.dumps({"url": url, "port": real_port, "pid": os.getpid()}))
     print(f"majora-lite listening on {url}", flush=True)
+    if not _is_loopback(host):
+        print(f"majora-lite: WARNING: listening on {host}, which is reachable from other machines; "
+              "majora-lite serves plain HTTP (passwords, tokens and API keys cross the network "
+              "unencrypted) and is a test server: bind to 127.0.0.1 unless this network is trusted",
+              file=sys.stderr, flush=True)
     try:
         server.run()
     except _Stop:

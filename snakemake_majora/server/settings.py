@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from dataclasses import dataclass
@@ -25,6 +26,49 @@ class ServerOptions:
     #: ZANA pool prefix: biosample add/update issue an anonymous_sample_id (None: ZANA disabled, the
     #: warning Majora's recorded deployment gives).
     zana: str | None = None
+    #: The address ``start`` binds; requests must name it (or a loopback name) in their Host header.
+    host: str = "127.0.0.1"
+
+
+_LOOPBACK_NAMES = ["127.0.0.1", "localhost", "[::1]"]
+
+
+def is_wildcard(host: str) -> bool:
+    """True for an all-interfaces bind (0.0.0.0, ::, empty)."""
+    if not host:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_unspecified
+    except ValueError:
+        return False
+
+
+def allowed_hosts(host: str) -> list[str]:
+    """Host headers accepted: the bound address and the loopback names (DNS rebinding protection).
+    A wildcard bind can be reached under any name, so it accepts any (``start`` warns about it)."""
+    if is_wildcard(host):
+        return ["*"]
+    bound = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    return sorted({bound, *_LOOPBACK_NAMES})
+
+
+def make_private(data: Path) -> None:
+    """The data directory 0700 and the database, its journals and the secret key 0600: they hold
+    access and refresh tokens, API keys and password hashes. The empty database file is created 0600
+    before SQLite would create it with the umask's mode (SQLite gives its -wal/-shm the same mode)."""
+    if os.stat(data).st_mode & 0o077:
+        os.chmod(data, 0o700)
+    db = data / DB_NAME
+    try:
+        os.close(os.open(db, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    for path in (db, data / f"{DB_NAME}-wal", data / f"{DB_NAME}-shm", data / "secret_key"):
+        try:
+            if os.stat(path).st_mode & 0o077:
+                os.chmod(path, 0o600)
+        except FileNotFoundError:
+            pass
 
 
 def _secret_key(data_dir: Path) -> str:
@@ -78,12 +122,15 @@ def configure(data_dir: str | os.PathLike, opts: ServerOptions | None = None) ->
     opts = opts or ServerOptions()
     data = Path(data_dir).resolve()
     data.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_private(data)
     if settings.configured:
         return data
     settings.configure(
         DEBUG=False,
         SECRET_KEY=_secret_key(data),
-        ALLOWED_HOSTS=["*"],
+        ALLOWED_HOSTS=allowed_hosts(opts.host),
+        # The login and approval pages must not be framed by another site (clickjacking).
+        X_FRAME_OPTIONS="DENY",
         INSTALLED_APPS=[
             "django.contrib.auth",
             "django.contrib.contenttypes",
@@ -100,6 +147,7 @@ def configure(data_dir: str | os.PathLike, opts: ServerOptions | None = None) ->
             "django.middleware.csrf.CsrfViewMiddleware",
             "django.contrib.auth.middleware.AuthenticationMiddleware",
             "snakemake_majora.server.middleware.BearerTokenMiddleware",
+            "django.middleware.clickjacking.XFrameOptionsMiddleware",
         ],
         APPEND_SLASH=False,
         ROOT_URLCONF="snakemake_majora.server.urls",

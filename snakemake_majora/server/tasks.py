@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from django.db import close_old_connections, connection
@@ -69,7 +71,7 @@ def _into_envelope(envelope: dict, result: dict) -> dict:
     for key, value in result.items():
         if key in ("errors", "warnings"):
             out[key] = out.get(key, 0) + value
-        elif key == "messages":
+        elif key in ("messages", "ignored", "new", "updated", "tasks"):  # Majora's tasks append to these
             out[key] = [*out.get(key, []), *value]
         else:
             out[key] = value
@@ -99,7 +101,7 @@ def run(task_id: str) -> None:
         try:
             if params.pop(FAIL_KEY, False):
                 raise InjectedTaskFailure("fail_task fault rule")
-            result = RUNNERS[task.kind](params)
+            result = runner(task.kind)(params)
             if envelope is not None:
                 result = _into_envelope(envelope, result)
             state = "SUCCESS"
@@ -134,16 +136,6 @@ def read_once(task_id: str) -> tuple[str, dict | None]:
 # ---------------------------------------------------------------- task bodies
 
 
-def task_sequencing_all(params: dict) -> dict:
-    runs = {
-        r.run_name: r.as_struct()
-        for r in models.DNASequencingProcess.objects.select_related(
-            "library", "submission_org", "submission_user"
-        )
-    }
-    return {"get": {"result": runs, "count": len(runs)}}
-
-
 def task_mdv(params: dict) -> dict:
     """Majora's ``task_get_mdv_v3``: the rows of the objects the request selected."""
     from snakemake_majora.server import dataviews
@@ -151,9 +143,21 @@ def task_mdv(params: dict) -> dict:
     return {"data": dataviews.rows(params["mdv"], params.get("ids", []))}
 
 
-RUNNERS = {
+# Task kind -> body: a callable, or "module:function" for a body in its own module (imported on first use,
+# so a task re-queued at start-up runs even before that module's views were ever imported).
+RUNNERS: dict[str, Callable[[dict], dict] | str] = {
     "pag_v2": pag_tasks.task_pag_v2,
     "pagfiles": pag_tasks.task_pagfiles,
-    "sequencing_all": task_sequencing_all,
+    "sequencing_all": "snakemake_majora.server.sequencing:task_get_sequencing",
+    "sequencing_faster": "snakemake_majora.server.sequencing:task_get_sequencing_faster",
     "mdv": task_mdv,
 }
+
+
+def runner(kind: str) -> Callable[[dict], dict]:
+    """The body of tasks of ``kind`` (KeyError for a kind nobody registered)."""
+    body = RUNNERS[kind]
+    if isinstance(body, str):
+        module, _, name = body.partition(":")
+        body = getattr(importlib.import_module(module), name)
+    return body

@@ -4,7 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 from oauth2_provider import views as oauth2_views
 
-from snakemake_majora.server import api, files, metrics, pags, qc, v0, web
+from snakemake_majora.server import api, files, metrics, pags, qc, sequencing, v0, web
 from snakemake_majora.server.oauth import LiteTokenView
 
 urlpatterns = [
@@ -28,10 +28,10 @@ urlpatterns = [
     path(
         "api/v2/artifact/biosample/addempty/", api.addempty_biosample, name="api.artifact.biosample.addempty"
     ),
-    path("api/v2/artifact/library/add/", api.add_library, name="api.artifact.library.add"),
-    path("api/v2/process/sequencing/add/", api.add_sequencing, name="api.process.sequencing.add"),
-    path("api/v2/process/sequencing/get/", api.get_sequencing, name="api.process.sequencing.get"),
-    path("api/v2/process/sequencing/get2/", api.get_sequencing, name="api.process.sequencing.get2"),
+    path("api/v2/artifact/library/add/", sequencing.add_library, name="api.artifact.library.add"),
+    path("api/v2/process/sequencing/add/", sequencing.add_sequencing, name="api.process.sequencing.add"),
+    path("api/v2/process/sequencing/get/", sequencing.get_sequencing, name="api.process.sequencing.get"),
+    path("api/v2/process/sequencing/get2/", sequencing.get_sequencing2, name="api.process.sequencing.get2"),
     path("api/v2/meta/tag/add/", api.add_tag, name="api.meta.tag.add"),
     path("api/v2/meta/metric/add/", metrics.add_metrics, name="api.meta.metric.add"),
     path("api/v2/meta/qc/add/", qc.add_qc, name="api.meta.qc.add"),

@@ -158,6 +158,11 @@ class LiteApp:
             return _json_response(
                 start_response, 403, {"detail": "majora-lite admin endpoints are loopback-only"}
             )
+        from snakemake_majora.server.middleware import admin_refusal  # needs Django configured
+
+        refusal = admin_refusal(environ)
+        if refusal is not None:
+            return _json_response(start_response, 403, {"detail": f"majora-lite admin endpoints: {refusal}"})
         method = environ.get("REQUEST_METHOD", "GET")
         if path == "/_lite/counters" and method == "GET":
             return _json_response(start_response, 200, COUNTERS.snapshot())

@@ -53,8 +53,16 @@ if len(MODES) != 1:
 MODE = MODES[0]
 RESULTS = config["results"].rstrip("/")
 LAB_QC = config["lab_qc"]
-PUSH = config["push_metrics"]
+PUBLISH = config["publish"]
 MAJORA = config["majora"]
+# A run batch publishes under its own run; otherwise the configured run of the lab's consensus files.
+PUBLISH_RUN = BATCH.get("run_name") or PUBLISH.get("run_name")
+if PUBLISH["enabled"] and "{run}" in PUBLISH["publish_group"] and not PUBLISH_RUN:
+    raise WorkflowError(
+        "invalid config at 'publish.run_name': the publish group "
+        f"{PUBLISH['publish_group']!r} needs {{run}}: set publish.run_name (the sequencing run "
+        "of the consensus files) or batch.run_name (see config/README.md)"
+    )
 
 
 def batch_query():
@@ -93,6 +101,8 @@ def known_samples():
 
 
 def verdict_files(wildcards):
+    if PUBLISH["enabled"]:
+        checkpoints.majora_qc.get()  # publish first: see majora_qc_table
     return expand(f"{RESULTS}/verdicts/{{sample}}.json", sample=known_samples())
 
 
@@ -102,8 +112,27 @@ def lab_qc_files(wildcards):
     return [str(lab_qc_file(s)) for s in ids if lab_qc_file(s).exists()]
 
 
-def pushed_files(wildcards):
-    if not PUSH["enabled"]:
-        return []
+def consensus_file(wildcards):
+    """The consensus FASTA the sample's lab QC row names (``fasta``, relative to the QC file)."""
+    qc = lab_qc_file(wildcards.sample)
+    with open(qc, newline="") as fh:
+        row = next(csv.DictReader(fh), None) or {}
+    if not row.get("fasta"):
+        raise WorkflowError(
+            f"{qc}: no 'fasta' column naming the sample's consensus file"
+        )
+    path = Path(row["fasta"])
+    return str(path if path.is_absolute() else qc.parent / path)
+
+
+def published_files(wildcards):
     samples = [s for s in known_samples() if lab_qc_file(s).exists()]
-    return expand(f"{RESULTS}/pushed/{{sample}}.json", sample=samples)
+    return expand(f"{RESULTS}/published/{{sample}}.json", sample=samples)
+
+
+def majora_qc_table(wildcards):
+    """Majora's QC outcomes of the published PAGs; the per-sample records are read after it, so they
+    already show the PAGs this run made (a second run then finds nothing changed)."""
+    if not PUBLISH["enabled"]:
+        return []
+    return checkpoints.majora_qc.get().output[0]

@@ -1,4 +1,5 @@
-"""Join the batch, the per-sample verdicts, the lab's QC files and the push results into one TSV.
+"""Join the batch, the per-sample verdicts, the lab's QC files and what was published to Majora (the
+PAG and the QC outcome Majora evaluated) into one TSV.
 
 One row per sample of the batch, including IDs Majora does not know (so nobody wonders where they
 went). Used by the ``manifest`` rule (``script:``).
@@ -14,7 +15,7 @@ COLUMNS = [
     "central_sample_id", "in_majora", "metadata_valid", "metadata_problems", "adm1", "adm2",
     "collection_date", "received_date", "collection_week", "submission_org_code",
     "pct_covered_bases", "pct_N_bases", "longest_no_N_run", "num_aligned_reads", "qc_pass",
-    "metrics_pushed",
+    "metrics_pushed", "publish_group", "majora_qc_test", "majora_qc",
 ]
 NOT_FOUND = "record: not found in Majora (check the ID, or the lab has not registered it)"
 
@@ -30,8 +31,18 @@ def by_sample(paths: list[str], suffix: str) -> dict[str, Path]:
     return {Path(p).name.removesuffix(suffix): Path(p) for p in paths}
 
 
+def read_majora_qc(paths: list[str]) -> dict[str, dict[str, str]]:
+    """``{sample: row}`` of ``majora_qc.tsv`` (no file: nothing was published)."""
+    out: dict[str, dict[str, str]] = {}
+    for path in paths:
+        with open(path, newline="", encoding="utf-8") as fh:
+            out.update({r["central_sample_id"]: r for r in csv.DictReader(fh, delimiter="\t")})
+    return out
+
+
 def build_rows(batch: list[dict[str, str]], verdicts: dict[str, Path], qc_files: dict[str, Path],
-               pushed: dict[str, Path], min_coverage: float, min_longest_run: int) -> list[dict[str, Any]]:
+               published: dict[str, dict[str, str]], min_coverage: float,
+               min_longest_run: int) -> list[dict[str, Any]]:
     """The manifest rows (see module docstring)."""
     rows = []
     for b in batch:
@@ -53,9 +64,17 @@ def build_rows(batch: list[dict[str, str]], verdicts: dict[str, Path], qc_files:
             for key in ("pct_covered_bases", "pct_N_bases", "longest_no_N_run", "num_aligned_reads"):
                 row[key] = qc[key]
             row["qc_pass"] = qc_verdict(qc, min_coverage, min_longest_run)
-        row["metrics_pushed"] = "yes" if sid in pushed else "no"
+        pub = published.get(sid)
+        row["metrics_pushed"] = "yes" if pub else "no"
+        if pub:
+            row.update(publish_group=pub["publish_group"], majora_qc_test=pub["qc_test"],
+                       majora_qc=pub["majora_qc"])
         rows.append(row)
     return rows
+
+
+def _paths(value: Any) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
 
 
 def main(smk: Any) -> None:
@@ -63,7 +82,7 @@ def main(smk: Any) -> None:
     with open(smk.input.samples, newline="", encoding="utf-8") as fh:
         batch = list(csv.DictReader(fh, delimiter="\t"))
     rows = build_rows(batch, by_sample(smk.input.verdicts, ".json"), by_sample(smk.input.qc, ".qc.csv"),
-                      by_sample(smk.input.pushed, ".json"), float(smk.params.min_coverage),
+                      read_majora_qc(_paths(smk.input.majora_qc)), float(smk.params.min_coverage),
                       int(smk.params.min_longest_run))
     with open(smk.output[0], "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, COLUMNS, delimiter="\t", lineterminator="\n")

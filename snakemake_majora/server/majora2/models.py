@@ -138,16 +138,35 @@ class LibraryArtifact(MajoraArtifact):
     seq_kit = models.CharField(max_length=48, blank=True, default="")
     seq_protocol = models.CharField(max_length=48, blank=True, default="")
 
-    def as_struct(self) -> dict:
+    def as_struct(self, deep: bool = True) -> dict:
+        """Majora's ``LibraryArtifact.as_struct``: each pooled biosample's struct plus its pooling fields."""
+        biosamples = []
+        if deep:
+            records = self.pooling_records.select_related(
+                "biosample__created__submission_org", "biosample__created__submission_user"
+            ).prefetch_related("biosample__metadata", "biosample__metrics", "biosample__pags")
+            for rec in records.order_by("pk"):
+                row = rec.biosample.as_struct()
+                row.update(
+                    {
+                        "library_strategy": rec.library_strategy,
+                        "library_source": rec.library_source,
+                        "library_selection": rec.library_selection,
+                        "library_adaptor_barcode": rec.barcode,
+                        "library_protocol": rec.library_protocol,
+                        "library_primers": rec.library_primers,
+                    }
+                )
+                biosamples.append(row)
         return {
             "library_name": self.dice_name,
             "library_layout_config": self.layout_config,
-            "library_layout_read_length": self.layout_read_length,
-            "library_layout_insert_length": self.layout_insert_length,
+            "layout_read_length": self.layout_read_length,
+            "layout_insert_length": self.layout_insert_length,
             "library_seq_kit": self.seq_kit,
             "library_seq_protocol": self.seq_protocol,
             "metadata": self.get_metadata_as_struct(),
-            "biosamples": [r.as_struct() for r in self.pooling_records.select_related("biosample")],
+            "biosamples": biosamples,
         }
 
 
@@ -156,6 +175,7 @@ class LibraryPoolingProcess(models.Model):
 
     library = models.ForeignKey(LibraryArtifact, on_delete=models.CASCADE, related_name="pooling_records")
     biosample = models.ForeignKey(BiosampleArtifact, on_delete=models.CASCADE, related_name="libraries")
+    barcode = models.CharField(max_length=24, null=True)
     library_source = models.CharField(max_length=24, blank=True, default="")
     library_selection = models.CharField(max_length=24, blank=True, default="")
     library_strategy = models.CharField(max_length=24, blank=True, default="")
@@ -179,45 +199,67 @@ class LibraryPoolingProcess(models.Model):
         }
 
 
+# Majora renders run times with "%H:%m" (the month where the minutes belong); kept so that what
+# Ocarina prints from majora-lite is what it prints from Majora.
+MAJORA_RUN_TIME_FORMAT = "%Y-%m-%d %H:%m"
+
+
 class DNASequencingProcess(models.Model):
+    """A sequencing run; its libraries are linked through records, so one run can hold several."""
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     run_name = models.CharField(max_length=128, unique=True)
     run_group = models.CharField(max_length=128, blank=True, default="")
-    library = models.ForeignKey(LibraryArtifact, on_delete=models.CASCADE, related_name="runs")
-    sequencing_id = models.UUIDField(null=True)
+    libraries = models.ManyToManyField(
+        LibraryArtifact, through="DNASequencingProcessRecord", related_name="runs"
+    )
     instrument_make = models.CharField(max_length=64, blank=True, default="")
     instrument_model = models.CharField(max_length=48, blank=True, default="")
     flowcell_type = models.CharField(max_length=48, blank=True, default="")
     flowcell_id = models.CharField(max_length=48, blank=True, default="")
     start_time = models.DateTimeField(null=True)
     end_time = models.DateTimeField(null=True)
-    bioinfo_pipe_name = models.CharField(max_length=96, blank=True, default="")
-    bioinfo_pipe_version = models.CharField(max_length=48, blank=True, default="")
+    # Majora's ``when``: the submission date (a date in the run name, else the time of the first add).
+    when = models.DateTimeField(null=True)
     submission_user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
     submission_org = models.ForeignKey(Institute, null=True, on_delete=models.SET_NULL)
 
-    def as_struct(self) -> dict:
+    def as_struct(self, deep: bool = True) -> dict:
+        """Majora's ``DNASequencingProcess.as_struct`` (``deep=False`` leaves ``libraries`` empty)."""
+
         def ts(v):
-            return v.strftime("%Y-%m-%d %H:%M") if v else None
+            return v.strftime(MAJORA_RUN_TIME_FORMAT) if v else None
 
         org = self.submission_org
+        libraries = []
+        if deep:
+            for rec in self.records.select_related("library").order_by("pk"):
+                libraries.append(rec.library.as_struct())
         return {
-            "id": str(self.id),
             "run_name": self.run_name,
             "run_group": self.run_group,
-            "sequencing_id": str(self.sequencing_id) if self.sequencing_id else None,
             "instrument_make": self.instrument_make,
             "instrument_model": self.instrument_model,
             "flowcell_type": self.flowcell_type,
             "flowcell_id": self.flowcell_id,
             "start_time": ts(self.start_time),
             "end_time": ts(self.end_time),
-            "bioinfo_pipe_name": self.bioinfo_pipe_name,
-            "bioinfo_pipe_version": self.bioinfo_pipe_version,
+            "libraries": libraries,
+            "sequencing_uuid": str(self.id),
+            "sequencing_org": org.name if org else None,
             "sequencing_org_code": org.code if org else None,
-            "sequencing_submission_user": self.submission_user.username if self.submission_user else None,
-            "libraries": [self.library.as_struct()],
+            "sequencing_submission_date": self.when.strftime("%Y-%m-%d") if self.when else None,
         }
+
+
+class DNASequencingProcessRecord(models.Model):
+    """One library sequenced on a run (Majora's DNASequencingProcessRecord)."""
+
+    process = models.ForeignKey(DNASequencingProcess, on_delete=models.CASCADE, related_name="records")
+    library = models.ForeignKey(LibraryArtifact, on_delete=models.CASCADE, related_name="run_records")
+
+    class Meta:
+        unique_together = [("process", "library")]
 
 
 class DigitalResourceNode(models.Model):
