@@ -29,6 +29,8 @@ TASK_MESSAGE = "Call api.majora.task.get with the appropriate task ID later..."
 OUTDATED_CLIENT = ("Update your 'ocarina' client", "you are using 'ocarina'")
 #: Keys of the v2 envelope that are not the caller's input (the token may be an API key).
 ENVELOPE_KEYS = ("username", "token", "client_name", "client_version")
+#: Majora's deployment warns on every biosample add/update without ZANA; it is never the refusal's cause.
+ZANA_WARNING = "ZANA has not been enabled"
 MAX_SHOWN = 5
 MAX_SENT = 400
 
@@ -101,7 +103,8 @@ def sent_summary(body: dict[str, Any] | None) -> str:
 def answer_error(data: dict[str, Any], name: str, body: dict[str, Any]) -> MajoraError:
     """The exception for an answer with ``errors > 0`` to the call ``name`` (e.g. ``api/v2/meta/qc/add``)
     that sent ``body``."""
-    texts = _texts(data)
+    # The refusal's cause first: Majora lists its ZANA warning before the form errors.
+    texts = sorted(_texts(data), key=lambda t: t.startswith(ZANA_WARNING))
     ignored = _ignored(data)
     short = name.removeprefix("api/v2/")
     if any(SCOPE_MESSAGE in t for t in texts):

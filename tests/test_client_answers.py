@@ -9,6 +9,7 @@ removed.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -95,7 +96,8 @@ def test_metric_record_namespaces_as_ocarina_builds_them(pub_home):
     """`--metric ct.1 KEY VALUE`: Ocarina 1.0.0 sends {"ct": {"records": {"1": {...}}}}; Majora stores
     the Ct records on the biosample (sent as a namespace "ct.1", Majora would ignore it)."""
     res = pub_home.cli("put", "biosample", "--central-sample-id", "HOOT-ANS-CT", "--adm1", "UK-ENG",
-                       "--collection-date", "2026-11-01", "--is-surveillance", "Y",
+                       "--collection-date", str(dt.date.today() - dt.timedelta(days=5)),
+                       "--is-surveillance", "Y",
                        "--metric", "ct.1", "ct_value", "21.3", "--metric", "ct.1", "test_platform", "INHOUSE",
                        "--metric", "ct.1", "test_target", "S", "--metric", "ct.1", "test_kit", "INHOUSE",
                        check=False)
@@ -106,6 +108,18 @@ def test_metric_record_namespaces_as_ocarina_builds_them(pub_home):
     bad = pub_home.cli("put", "metric", "--artifact", "HOOT-ANS-CT", "--metric", "ct.1.x", "k", "v",
                        check=False)
     assert bad.returncode == 64 and "NAMESPACE.RECORD" in bad.stderr
+
+
+def test_refused_biosample_names_the_cause_before_majoras_zana_warning(pub_home):
+    """Majora lists its ZANA warning before the form errors of a refused biosample (corpus p02); the one
+    line a user sees leads with the cause."""
+    future = str(dt.date.today() + dt.timedelta(days=3))
+    res = pub_home.cli("put", "biosample", "--central-sample-id", "HOOT-ANS-FUTURE", "--adm1", "UK-ENG",
+                       "--collection-date", future, "--is-surveillance", "Y", check=False)
+    assert res.returncode == 65, res.stderr
+    line = res.stderr.strip().splitlines()[-1]
+    cause, zana = line.find("Sample cannot be collected in the future"), line.find("ZANA has not")
+    assert 0 <= cause < zana, line
 
 
 def test_wildcard_without_permission_names_it(lite, tmp_path):

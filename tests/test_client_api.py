@@ -1,5 +1,6 @@
 """MajoraClient operations against majora-lite, in process (the API the plugin and users' jobs use)."""
 
+import datetime as dt
 import json
 import os
 import stat
@@ -10,6 +11,9 @@ import pytest
 from snakemake_majora.client import MajoraClient
 from snakemake_majora.config import load_settings
 from snakemake_majora.errors import AuthError, NotFoundError, UsageError
+
+#: Majora refuses collection dates more than a year old: test data stays recent.
+RECENT = str(dt.date.today() - dt.timedelta(days=20))
 
 
 @pytest.fixture
@@ -56,7 +60,7 @@ def test_dataview(client, majora_home):
 
 def test_writes(client, majora_home):
     out = client.add_biosamples([{"central_sample_id": "HOOT-00101", "adm1": "UK-ENG",
-                                  "collection_date": "2026-11-01", "is_surveillance": "Y"}])
+                                  "collection_date": RECENT, "is_surveillance": "Y"}])
     assert out["success"] and out["new"][0][2] == "HOOT-00101"
     out = client.update_biosamples([{"central_sample_id": "HOOT-00101", "adm2": "Birmingham"}])
     assert out["success"] and client.get_biosample("HOOT-00101")["adm2"] == "BIRMINGHAM"
@@ -101,7 +105,7 @@ def test_cli_get_and_put(majora_home, tmp_path):
     assert set(json.loads(out.read_text())) == {"BIRM-00001"}
     tsv = tmp_path / "samples.tsv"
     tsv.write_text("central_sample_id\tadm1\tcollection_date\tis_surveillance\tmetadata.epi.cluster\n"
-                   "HOOT-00201\tUK-ENG\t2026-11-02\tN\tC7\n")
+                   f"HOOT-00201\tUK-ENG\t{RECENT}\tN\tC7\n")
     res = json.loads(majora_home.cli("put", "biosample", "--file", str(tsv)).stdout)
     assert res["success"]
     got = json.loads(majora_home.cli("get", "biosample", "HOOT-00201").stdout)["HOOT-00201"]
@@ -117,7 +121,7 @@ def test_cli_put_flags(majora_home):
         return json.loads(majora_home.cli("put", *args).stdout)
 
     assert put("biosample", "--central-sample-id", "HOOT-00301", "--adm1", "UK-WLS", "--received-date",
-               "2026-11-03", "--is-surveillance", "Y", "-m", "epi", "cluster", "C2")["success"]
+               RECENT, "--is-surveillance", "Y", "-m", "epi", "cluster", "C2")["success"]
     assert put("library", "--library-name", "HOOT-LIB-3", "--library-layout-config", "SINGLE",
                "--library-seq-kit", "NEB", "--library-seq-protocol", "ARTIC",
                "--biosample", "HOOT-00301", "VIRAL_RNA", "PCR", "AMPLICON", "ARTIC", "v3")["success"]

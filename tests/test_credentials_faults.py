@@ -1,5 +1,6 @@
 """Faults: refreshers killed at each dangerous point, server errors during refresh, bad token files."""
 
+import datetime as dt
 import json
 import os
 import signal
@@ -13,6 +14,9 @@ from fixtures_client import MajoraHome
 from snakemake_majora.store import TokenStore
 
 REFRESH = {"path": "/o/token/", "grant_type": "refresh_token"}
+
+#: Majora refuses collection dates more than a year old: test data stays recent.
+RECENT = str(dt.date.today() - dt.timedelta(days=20))
 
 
 def _kill_at(home, phase):
@@ -141,7 +145,7 @@ def test_envelope_errors_are_one_line(majora_home):
     try:
         lite.set_faults([{"path": "/api/v2/artifact/biosample/add/", "status": 502, "body": "html"}])
         res = majora_home.cli("put", "biosample", "--central-sample-id", "HOOT-01234", "--adm1", "UK-ENG",
-                              "--collection-date", "2026-11-01", "--is-surveillance", "Y", check=False)
+                              "--collection-date", RECENT, "--is-surveillance", "Y", check=False)
         assert res.returncode == 69 and "HTTP 502 (text/html)" in res.stderr
         assert "Traceback" not in res.stderr and len(res.stderr.strip().splitlines()) == 1
         lite.set_faults([{"path": "/api/v2/artifact/biosample/get/", "status": 502, "body": "html",

@@ -326,9 +326,13 @@ def add_file(request, api_o, json_data, user=None, partial=False):
         api_o["errors"] += 1
         api_o["messages"].append(errors)
         return
-    with transaction.atomic():
-        res = save_file(cleaned, user, api_o)
-        bsmod._set_metadata(res, json_data.get("metadata", {}), api_o)
+    try:
+        with transaction.atomic():
+            res = save_file(cleaned, user, api_o)
+            bsmod._set_metadata(res, json_data.get("metadata", {}), api_o)
+    except Exception as exc:  # Majora's view reports any failure of the file handler as an error
+        api_o["errors"] += 1
+        api_o["messages"].append(str(exc))
 
 
 def _lite(group) -> dict | None:
@@ -344,25 +348,19 @@ def _lite(group) -> dict | None:
     }
 
 
-def _artifact_entry(a) -> dict:
-    kind, _id, name = bsmod.format_tuple(a)
-    path = getattr(getattr(a, "digitalresourceartifact", None), "current_path", None) or a.dice_name
-    return {"id": str(a.id), "kind": kind, "name": name, "path": path}
-
-
 def mag_struct(mag: models.DigitalResourceGroup) -> dict:
-    """A directory as Majora's MAGSerializer: itself, parent, root node, children with their files."""
+    """A directory as Majora's MAGSerializer: itself, parent, root node, child directories.
+
+    Majora lists each child's *tagged* artifacts (and the directory's tagged groups as ``hlinks``);
+    file/add files a file under its directory without tagging it, so these lists are empty here too.
+    """
     parent = mag.parent_group or mag.root_node
     return {
         **_lite(mag),
         "parent_group": _lite(parent),
         "root_group": _lite(mag.root_node),
         "children": [
-            {
-                **_lite(child),
-                "artifacts": [_artifact_entry(f) for f in child.files.all().order_by("current_name")],
-            }
-            for child in mag.children.all().order_by("current_name")
+            {**_lite(child), "artifacts": []} for child in mag.children.all().order_by("current_name")
         ],
         "hlinks": [],
         "slinks": [],

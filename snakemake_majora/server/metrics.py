@@ -119,6 +119,10 @@ def add_artifact_metrics(artifact: models.MajoraArtifact, metrics: dict, api_o: 
     """Validate and store each namespace as Majora's add_metrics loop does (one ``updated`` per namespace)."""
     for namespace in metrics:
         body = metrics[namespace]
+        if not isinstance(body, dict):
+            # Majora writes the artifact id into the body before looking at the namespace: a body
+            # that is not an object makes the view fail (500), whatever the namespace.
+            raise TypeError(f"metrics.{namespace} must be an object")
         if namespace not in FORMS:
             api_o["ignored"].append(namespace)
             api_o["messages"].append(f"'{namespace}' does not describe a valid metric")

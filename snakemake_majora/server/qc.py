@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 
 from django.db import transaction
+from django.db.models import Prefetch
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -149,10 +150,30 @@ def load_qc(paths: list[str | Path]) -> list[dict]:
 # ---------------------------------------------------------------- evaluation
 
 
+def _artifacts(pag) -> list:
+    """The PAG's artifacts with their metrics and metadata (read once per evaluation)."""
+    cached = getattr(pag, "_qc_artifacts", None)
+    if cached is None:
+        cached = pag._qc_artifacts = list(pag.tagged_artifacts.prefetch_related("metrics", "metadata"))
+    return cached
+
+
+def family_tests(family: models.QCTestGroup) -> list:
+    """The family's test sets with filters, versions, rules and decisions, in definition order."""
+    return list(
+        family.tests.order_by("id").prefetch_related(
+            Prefetch("filters", queryset=models.QCTestFilter.objects.order_by("id")),
+            Prefetch("versions", queryset=models.QCTestVersion.objects.order_by("-version_number")),
+            Prefetch("versions__rules", queryset=models.QCTestRule.objects.order_by("id")),
+            Prefetch("versions__decisions", queryset=models.QCTestDecision.objects.order_by("id")),
+        )
+    )
+
+
 def _pag_metrics(pag) -> tuple[dict | None, str | None]:
     metrics: dict = {}
-    for artifact in pag.tagged_artifacts.all():
-        for metric in artifact.metrics.all().order_by("id"):
+    for artifact in _artifacts(pag):
+        for metric in sorted(artifact.metrics.all(), key=lambda m: m.id):
             if not metric.namespace:
                 continue
             if metric.namespace in metrics:
@@ -165,7 +186,7 @@ def _pag_metrics(pag) -> tuple[dict | None, str | None]:
 
 def _pag_metadata(pag) -> tuple[dict | None, str | None]:
     metadata: dict = {}
-    for artifact in pag.tagged_artifacts.all():
+    for artifact in _artifacts(pag):
         for namespace, names in artifact.get_metadata_as_struct().items():
             ns = metadata.setdefault(namespace, {})
             for name, value in names.items():
@@ -189,8 +210,11 @@ def _check(value: float, low: float | None, high: float | None) -> bool:
     return hit
 
 
-def evaluate(pag, family: models.QCTestGroup, api_o: dict) -> dict | None:
-    """Run the family's tests on the PAG as Majora's add_qc; returns per-test results or None on error."""
+def evaluate(pag, family: models.QCTestGroup, api_o: dict, tests: list | None = None) -> dict | None:
+    """Run the family's tests on the PAG as Majora's add_qc; returns per-test results or None on error.
+
+    ``tests``: the family's ``family_tests()`` when the caller evaluates many PAGs (the seed).
+    """
     metrics, err = _pag_metrics(pag)
     if err is None:
         metadata, err = _pag_metadata(pag)
@@ -200,14 +224,14 @@ def evaluate(pag, family: models.QCTestGroup, api_o: dict) -> dict | None:
         return None
     results: dict = {}
     all_skipped = True
-    for test in family.tests.all().order_by("id"):
-        version = test.versions.order_by("-version_number").first()
+    for test in tests if tests is not None else family_tests(family):
+        version = next(iter(test.versions.all()), None)
         if version is None:
             continue
         entry = {"test": test.name, "version": version.version_number, "is_pass": None, "is_skip": None}
         results[version.pk] = entry
         is_skip = False
-        for tfilter in test.filters.all().order_by("id"):
+        for tfilter in test.filters.all():
             meta = metadata.get(tfilter.metadata_namespace, {}).get(tfilter.metadata_name)
             if meta:
                 meta = str(meta).upper()
@@ -229,7 +253,7 @@ def evaluate(pag, family: models.QCTestGroup, api_o: dict) -> dict | None:
             continue
         all_skipped = False
         entry["is_skip"] = False
-        rules = list(version.rules.all().order_by("id"))
+        rules = list(version.rules.all())
         rule_fail: dict[int, bool] = {}
         for rule in rules:
             if rule.metric_namespace not in metrics:
@@ -255,7 +279,7 @@ def evaluate(pag, family: models.QCTestGroup, api_o: dict) -> dict | None:
             return None
         fails = 0
         decisions = []
-        for decision in version.decisions.all().order_by("id"):
+        for decision in version.decisions.all():
             a_fail = rule_fail[decision.a_id]
             if decision.b_id is None:
                 is_fail = a_fail
@@ -277,9 +301,11 @@ def evaluate(pag, family: models.QCTestGroup, api_o: dict) -> dict | None:
     return results
 
 
-def record_qc(pag, family: models.QCTestGroup, api_o: dict, test_version: str = "1") -> dict | None:
+def record_qc(
+    pag, family: models.QCTestGroup, api_o: dict, test_version: str = "1", tests: list | None = None
+) -> dict | None:
     """Evaluate and store the PAG's pass/fail for the family; None (with api_o errors) when not assessable."""
-    results = evaluate(pag, family, api_o)
+    results = evaluate(pag, family, api_o, tests)
     if results is None:
         return None
     is_pass = all(r["is_pass"] for r in results.values() if not r["is_skip"])
@@ -298,7 +324,8 @@ def add_qc(request, api_o, json_data, user=None, partial=False):
     pag_name = json_data.get("publish_group")
     test_name = json_data.get("test_name")
     test_version = json_data.get("test_version")
-    if not pag_name or not test_name or not test_version or not str(test_version):
+    # len() as in Majora: a number for the PAG or test name makes the view fail (500).
+    if not pag_name or not test_name or not test_version or not (len(pag_name) and len(test_name)):
         api_o["messages"].append("'pag_name', 'test' or 'version' key missing or empty")
         api_o["errors"] += 1
         return
