@@ -15,15 +15,16 @@ from typing import Any
 PROG = "snakemake-majora ocarina"
 
 
-def _triples(entries: list[list[str]] | None) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``-m TAG KEY VALUE`` into ``{tag: {key: value}}``; ``--metric NS[.RECORD] KEY VALUE`` into metrics."""
+def _metadata(entries: list[list[str]] | None) -> dict[str, Any]:
+    """``-m TAG KEY VALUE`` triples into ``{tag: {key: value}}``."""
     metadata: dict[str, Any] = {}
     for tag, key, value in entries or []:
         metadata.setdefault(tag, {})[key] = value
-    return metadata, {}
+    return metadata
 
 
 def _metrics(entries: list[list[str]] | None) -> dict[str, Any]:
+    """``--metric NS[.RECORD] KEY VALUE`` triples into ``{ns: {key: value, "records": {record: {...}}}}``."""
     metrics: dict[str, Any] = {}
     for key, name, value in entries or []:
         namespace, _, record = key.partition(".")
@@ -74,7 +75,7 @@ def _run(argv: list[str]) -> int:
     func = getattr(args, "func", None)
     if func is None:
         return 0
-    metadata, _ = _triples(getattr(args, "metadata", None))
+    metadata = _metadata(getattr(args, "metadata", None))
     metrics = _metrics(getattr(args, "metric", None))
     delattr(args, "func")
 
