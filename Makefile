@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: venv test lint demo bench clean conformance
+.PHONY: venv test test-lowest lint demo bench clean conformance
 
 venv: $(VENV)/.installed
 
@@ -18,6 +18,19 @@ lint: venv
 test: venv lint
 	$(PY) -m pytest
 
+# The lowest Snakemake and plugin interfaces pyproject.toml allows (tests/constraints-lowest.txt), in a
+# separate venv, with the plugin and workflow tests (CI runs it as its own lane; ~10 min on 2 cores).
+LOWEST_VENV ?= .venv-lowest
+LOWEST_TESTS ?= tests/test_plugin_storage.py tests/test_plugin_settings.py tests/test_plugin_offline.py \
+	tests/test_plugin_discovery.py tests/test_plugin_workflow.py tests/test_workflow_e2e.py
+
+test-lowest:
+	$(PYTHON) -m venv $(LOWEST_VENV)
+	$(LOWEST_VENV)/bin/pip install -q -e '.[server,workflow]' 'pytest>=8' 'pytest-timeout>=2.3' \
+		-c tests/constraints-lowest.txt
+	$(LOWEST_VENV)/bin/python -c "import snakemake; print('snakemake', snakemake.__version__)"
+	$(LOWEST_VENV)/bin/python -m pytest -q $(LOWEST_TESTS)
+
 # Replays the corpus recorded from the real Majora (../shared/majora-conformance) against majora-lite.
 conformance: venv
 	CONFORMANCE_ONLY="$(ONLY)" $(PY) tests/conformance/replay.py
@@ -31,4 +44,4 @@ bench: venv
 	$(PY) bench/bench_workflow.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache build dist
+	rm -rf $(VENV) $(LOWEST_VENV) .pytest_cache build dist

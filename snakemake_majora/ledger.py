@@ -5,14 +5,20 @@ query to the sha256 of its canonical bytes and the time that content was first s
 record is that time, so an unchanged record keeps its old mtime (no rerun) and a changed one gets a new
 mtime (its consumers rerun). Reverting to an older content counts as a change too.
 
+Each entry also keeps when Majora last confirmed that content (``checked``), so that re-runs may trust a
+verified local copy instead of asking again (the storage setting ``recheck``).
+
 The file is shared by every process of a workflow (main process, ``run:`` subprocesses, cluster jobs on
-a shared file system), so updates happen under a file lock, re-read the file inside the lock, and
+a shared file system), and may be shared by several workflows (the storage setting ``ledger_dir``), so
+updates happen under the token store's kind of lock (:class:`snakemake_majora.locking.TokenLock`: flock,
+or a lease file where the file system does not forward locks), re-read the file inside the lock, and
 replace it atomically. Lookups of already-known content need no lock: an entry only changes when the
 content changes, and then the reader sees the new digest itself.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -21,11 +27,40 @@ import threading
 import time
 from pathlib import Path
 
-from filelock import FileLock
+from .locking import LockBusy, TokenLock
 
 log = logging.getLogger(__name__)
 
 LEDGER_VERSION = 1
+
+
+class LedgerLockTimeout(Exception):
+    """The ledger's lock could not be had in time (another process holds it)."""
+
+
+class _LedgerLock:
+    """Context manager around the ledger's :class:`TokenLock` (flock or lease, chosen from the mount)."""
+
+    def __init__(self, path: Path, mode: str, timeout: float) -> None:
+        self.lock = TokenLock(path, mode, private=False)
+        self.timeout = timeout
+        self._held: contextlib.AbstractContextManager[None] | None = None
+
+    def __enter__(self) -> None:
+        held = self.lock.hold(self.timeout)
+        try:
+            held.__enter__()
+        except LockBusy:
+            raise LedgerLockTimeout(
+                f"the majora ledger {self.lock.token_path} stayed locked for {self.timeout:g} s "
+                f"(last holder: {self.lock.holder()}); try again when that process has finished"
+            ) from None
+        self._held = held
+
+    def __exit__(self, *exc: object) -> None:
+        held, self._held = self._held, None
+        if held is not None:
+            held.__exit__(None, None, None)
 
 
 class Ledger:
@@ -36,12 +71,15 @@ class Ledger:
     1,000 records costs a handful of ledger writes, not 1,000.
     """
 
-    def __init__(self, path: Path, *, lock_timeout: float = 120.0) -> None:
+    def __init__(self, path: Path, *, lock_timeout: float = 120.0, lock_mode: str = "auto") -> None:
         self.path = Path(path)
-        self._file_lock = FileLock(str(self.path) + ".lock", timeout=lock_timeout)
+        self._file_lock: contextlib.AbstractContextManager[None] = _LedgerLock(self.path, lock_mode,
+                                                                              lock_timeout)
         self._mutex = threading.Lock()
         self._known: dict[str, tuple[str, float]] | None = None
+        self._checked: dict[str, float] = {}  # when Majora last confirmed the recorded content
         self._pending: dict[str, str] = {}
+        self._pending_checked: dict[str, tuple[str, float]] = {}
 
     # -- reading and writing the file --------------------------------------------------------------
 
@@ -49,7 +87,10 @@ class Ledger:
         try:
             raw = json.loads(self.path.read_text(encoding="utf-8"))
             entries = raw["entries"]
-            return {q: (str(e["sha256"]), float(e["first_seen"])) for q, e in entries.items()}
+            known = {q: (str(e["sha256"]), float(e["first_seen"])) for q, e in entries.items()}
+            # Ledgers written before `checked` existed: the content was confirmed when first seen.
+            self._checked = {q: float(e.get("checked", e["first_seen"])) for q, e in entries.items()}
+            return known
         except FileNotFoundError:
             return {}
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
@@ -61,7 +102,10 @@ class Ledger:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         doc = {
             "version": LEDGER_VERSION,
-            "entries": {q: {"sha256": d, "first_seen": t} for q, (d, t) in sorted(entries.items())},
+            "entries": {
+                q: {"sha256": d, "first_seen": t, "checked": self._checked.get(q, t)}
+                for q, (d, t) in sorted(entries.items())
+            },
         }
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.name + ".", suffix=".tmp")
         try:
@@ -79,11 +123,21 @@ class Ledger:
     # -- public API ---------------------------------------------------------------------------------
 
     def note(self, query: str, digest: str) -> None:
-        """Remember that ``query`` currently has content ``digest``; written on the next flush."""
+        """Remember that Majora answered ``query`` with content ``digest`` now; written on the next flush."""
+        now = time.time()
         with self._mutex:
+            self._pending_checked[query] = (digest, now)
             if self._known is not None and self._known.get(query, ("",))[0] == digest:
                 return
             self._pending[query] = digest
+
+    def checked_since(self, query: str, digest: str, since: float) -> bool:
+        """True if Majora confirmed content ``digest`` of ``query`` at or after epoch ``since``."""
+        hit = self.lookup(query)
+        if hit is None or hit[0] != digest:
+            return False
+        with self._mutex:
+            return self._checked.get(query, hit[1]) >= since
 
     def lookup(self, query: str) -> tuple[str, float] | None:
         """``(sha256, first_seen)`` recorded for ``query``, or None; reads the file once per process."""
@@ -110,9 +164,9 @@ class Ledger:
             return self._known[query][1]
 
     def flush(self) -> None:
-        """Write every pending observation now."""
+        """Write every pending observation (new content and confirmation times) now."""
         with self._mutex:
-            if self._pending:
+            if self._pending or self._pending_checked:
                 self._flush_locked()
 
     def _flush_locked(self) -> None:
@@ -126,8 +180,16 @@ class Ledger:
                 old = entries.get(query)
                 if old is None or old[0] != digest:
                     entries[query] = (digest, now)
+                    self._checked[query] = now
+                    changed = True
+            for query, (digest, at) in self._pending_checked.items():
+                # A confirmation counts only for the content it confirmed, and never moves back in time
+                # (another workflow sharing the ledger may have confirmed it later).
+                if entries.get(query, ("",))[0] == digest and at > self._checked.get(query, 0.0):
+                    self._checked[query] = at
                     changed = True
             if changed:
                 self._write(entries)
         self._known = entries
         self._pending = {}
+        self._pending_checked = {}

@@ -16,6 +16,7 @@ import os
 import random
 import re
 import socket
+import stat
 import threading
 import time
 from collections.abc import Iterator
@@ -116,8 +117,12 @@ class TokenLock:
     """Exclusive lock guarding refreshes of one token file."""
 
     def __init__(self, token_path: Path, mode: str = "auto", *, poll_interval: float = POLL_INTERVAL,
-                 lease_duration: float = LEASE_DURATION) -> None:
+                 lease_duration: float = LEASE_DURATION, private: bool = True) -> None:
         self.token_path = Path(token_path)
+        # private=False: the guarded file is not secret (the record ledger, possibly shared by a group's
+        # workflows), so its directory keeps its mode and the sidecar files are group-writable.
+        self.private = private
+        self._file_mode = 0o600 if private else 0o664
         self.lock_path = self.token_path.with_name(self.token_path.name + ".lock")
         self.lease_path = self.token_path.with_name(self.token_path.name + ".lease")
         self.holder_path = self.token_path.with_name(self.token_path.name + ".holder")
@@ -135,20 +140,27 @@ class TokenLock:
     @property
     def backend_info(self) -> tuple[str, str]:
         if self._backend is None:
-            ensure_private_dir(self.token_path.parent)
+            self._ensure_dir()
             self._backend = choose_backend(self.token_path.parent, self.mode)
         return self._backend
+
+    def _ensure_dir(self) -> None:
+        if self.private:
+            ensure_private_dir(self.token_path.parent)
+        else:
+            self.token_path.parent.mkdir(parents=True, exist_ok=True)
 
     def _make(self) -> filelock.BaseFileLock:
         import filelock  # lazy: a fresh token never needs the lock
 
         if self.backend == "lease":
             return filelock.SoftFileLease(
-                str(self.lease_path), lease_duration=self.lease_duration, mode=0o600,
+                str(self.lease_path), lease_duration=self.lease_duration, mode=self._file_mode,
                 poll_interval=self.poll_interval,
             )
         return filelock.UnixFileLock(
-            str(self.lock_path), mode=0o600, poll_interval=self.poll_interval, fallback_to_soft=False,
+            str(self.lock_path), mode=self._file_mode, poll_interval=self.poll_interval,
+            fallback_to_soft=False,
         )
 
     def _acquire_file(self, timeout: float) -> None:
@@ -183,7 +195,7 @@ class TokenLock:
     @contextlib.contextmanager
     def hold(self, timeout: float) -> Iterator[None]:
         """Hold the lock; raise :class:`LockBusy` if it cannot be had within ``timeout`` seconds."""
-        ensure_private_dir(self.token_path.parent)
+        self._ensure_dir()
         if not self._thread_lock.acquire(timeout=max(timeout, 0.001)):
             raise LockBusy
         try:
@@ -200,7 +212,7 @@ class TokenLock:
     def _write_holder(self) -> None:
         # Non-secret diagnostics for peers that time out waiting.
         with contextlib.suppress(OSError, ConfigError):
-            fd = open_private(self.holder_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+            fd = open_private(self.holder_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, self._file_mode)
             with os.fdopen(fd, "w") as fh:
                 fh.write(f"{socket.gethostname()}:{os.getpid()} since "
                          f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}\n")
@@ -225,11 +237,32 @@ class TokenLock:
         text = raw.decode("ascii", "replace").strip()
         return text if _HOLDER_SHAPE.fullmatch(text) else "unknown (unexpected .holder file)"
 
+    def _open_shared_lock_file(self) -> int:
+        """The ledger's sidecar: another member of the group sharing the cache may own it, but a symlink
+        or a non-regular file is still refused."""
+        path = self.lock_path
+        flags = os.O_RDONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+        try:
+            fd = os.open(path, flags, self._file_mode)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise ConfigError(f"{path} is a symbolic link; refusing to follow it. Remove it "
+                                  f"(rm {path}); it is recreated as needed") from None
+            raise
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise ConfigError(f"{path} is not a regular file; refusing to use it. Remove it (rm {path}); it "
+                              "is recreated as needed")
+        return fd
+
     def _check_lock_file(self) -> None:
         """The flock sidecar must be a regular file of ours, not a symlink: a foreign ``.lock`` can be held
         by its owner for ever, and a planted link would make filelock open (and truncate) its target."""
         try:
-            fd = open_private(self.lock_path, os.O_RDONLY | os.O_CREAT)
+            if self.private:
+                fd = open_private(self.lock_path, os.O_RDONLY | os.O_CREAT)
+            else:
+                fd = self._open_shared_lock_file()
         except OSError as exc:
             raise ConfigError(f"cannot open the token lock {self.lock_path}: {exc.strerror}") from None
         os.close(fd)

@@ -8,11 +8,15 @@ Every request goes through :class:`snakemake_majora.client.MajoraClient`, whose 
 shared credential under its lock. See docs/plugin.md.
 """
 
+import atexit
 import hashlib
+import math
 import os
+import re
 import secrets
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,6 +101,27 @@ class StorageProviderSettings(StorageProviderSettingsBase):
             "type": int,
         },
     )
+    recheck: str | None = field(
+        default="always",
+        metadata={
+            "help": "When the main process asks Majora again about a record whose local copy the ledger "
+            "verifies: 'always' (every invocation, which is how changes are noticed), 'never' (dry runs, "
+            "reports and re-runs make no request; missing copies are still fetched), or a maximum age "
+            "since Majora last confirmed the content, e.g. 30m, 12h, 7d.",
+            "env_var": True,
+            "metavar": "always|never|AGE",
+        },
+    )
+    ledger_dir: str | None = field(
+        default=None,
+        metadata={
+            "help": "Directory of the record ledger (first-seen times and last confirmations), e.g. a "
+            "cache directory shared by several workflows; locked like the token store (flock, or a "
+            "lease on file systems without coherent locks). Default: .snakemake/storage/majora.",
+            "env_var": True,
+            "metavar": "DIR",
+        },
+    )
 
 
 @dataclass(frozen=True)
@@ -111,6 +136,8 @@ class ResolvedSettings:
     fetch_concurrency: int
     task_deadline: int
     max_requests_per_second: float | None
+    recheck_after: float  # seconds; 0 = always ask Majora, inf = never while the local copy verifies
+    ledger_dir: str | None
 
 
 def _number(name: str, value: Any, kind: type, minimum: float, default: Any) -> Any:
@@ -129,6 +156,31 @@ def _number(name: str, value: Any, kind: type, minimum: float, default: Any) -> 
     if number < minimum:
         raise WorkflowError(f"majora storage setting {name}={value!r} must be >= {minimum}.")
     return number
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
+
+
+def parse_recheck(value: Any) -> float:
+    """``always`` -> 0, ``never`` -> inf, ``12h``/``1h30m``/``90s``/``7d``/``2w`` -> seconds.
+
+    Raises a one-line WorkflowError naming the accepted forms.
+    """
+    text = "always" if value is None else str(value).strip().lower()
+    if text in ("", "always"):
+        return 0.0
+    if text == "never":
+        return math.inf
+    compact = text.replace(" ", "")
+    parts = _DURATION.findall(compact)
+    if parts and "".join(n + u for n, u in parts) == compact:
+        return float(sum(float(n) * _UNITS[u] for n, u in parts))
+    raise WorkflowError(
+        f"majora storage setting recheck={value!r} is not 'always', 'never' or a duration; "
+        "set --storage-majora-recheck (or recheck= in the storage directive) to e.g. always, never, "
+        "30m, 12h or 7d."
+    )
 
 
 def _text(value: Any) -> str | None:
@@ -152,6 +204,8 @@ def resolve_settings(settings: StorageProviderSettings | None) -> ResolvedSettin
         max_requests_per_second=_number(
             "max_requests_per_second", s.max_requests_per_second, float, 0.001, None
         ),
+        recheck_after=parse_recheck(s.recheck),
+        ledger_dir=_text(s.ledger_dir),
     )
 
 
@@ -198,7 +252,11 @@ class StorageProvider(StorageProviderBase):
     def __post_init__(self) -> None:
         # Runs in every process that parses the Snakefile: validate only, no network, no config reading.
         self.conf = resolve_settings(self.settings)
-        self.ledger = Ledger(Path(self.local_prefix) / LEDGER_NAME)
+        where = Path(self.conf.ledger_dir).expanduser() if self.conf.ledger_dir else Path(self.local_prefix)
+        self.ledger = Ledger(where / LEDGER_NAME)
+        # Confirmations of unchanged records are written once, when the process ends (losing them only
+        # costs a recheck next time).
+        atexit.register(self._flush_ledger)
         self.fetcher = RecordFetcher(
             lambda: client_from_settings(self.conf),
             concurrency=self.conf.fetch_concurrency,
@@ -207,7 +265,7 @@ class StorageProvider(StorageProviderBase):
         )
         self._lock = threading.Lock()
         self._pending: list[tuple[queries.Query, Path]] = []  # created, not yet submitted
-        self._local: dict[str, Record] = {}  # verified local copies (job processes only)
+        self._local: dict[str, Record] = {}  # verified local copies used without asking Majora
         self._job_process = is_job_process(sys.argv)
 
     # -- fetching: what the storage objects call ------------------------------------------------------
@@ -222,23 +280,44 @@ class StorageProvider(StorageProviderBase):
 
         In a job process (``run:`` subprocess, cluster job) a local copy that the main process wrote and
         that matches the ledger is used as is: the main process checked the record when it scheduled the
-        job, so the job does not ask Majora again. In the main process every record is fetched, which is
-        how changes are noticed.
+        job, so the job does not ask Majora again. In the main process every record is fetched (which is
+        how changes are noticed) unless ``recheck`` lets a verified local copy stand: ``never``, or a
+        maximum age that the ledger's last confirmation from Majora is still within.
         """
-        if self._job_process:
-            local = self._verified_local(query, local_path)
-            if local is not None:
-                return local
+        local = self._trusted_local(query, local_path)
+        if local is not None:
+            return local
         self._submit_pending()
         return self.fetcher.get(query)
 
-    def _verified_local(self, query: queries.Query, path: Path) -> Record | None:
+    def _trusted_local(self, query: queries.Query, path: Path) -> Record | None:
+        """The verified local copy if this process may use it without asking Majora, else None."""
+        if self._job_process:
+            return self._verified_local(query, path)
+        if self.conf.recheck_after <= 0:
+            return None
+        return self._verified_local(query, path, fresh_since=time.time() - self.conf.recheck_after)
+
+    def _flush_ledger(self) -> None:
+        try:
+            self.ledger.flush()
+        except Exception as exc:  # at exit: say it, never turn a finished run into a traceback
+            print(f"majora: could not record confirmations in the ledger {self.ledger.path}: {exc}",
+                  file=sys.stderr)
+
+    def _verified_local(
+        self, query: queries.Query, path: Path, fresh_since: float | None = None
+    ) -> Record | None:
         key = query.canonical
         with self._lock:
             if key in self._local:
                 return self._local[key]
         entry = self.ledger.lookup(key)
         if entry is None:
+            return None
+        if fresh_since is not None and fresh_since > -math.inf and not self.ledger.checked_since(
+            key, entry[0], fresh_since
+        ):
             return None
         try:
             body = Path(path).read_bytes()
@@ -266,7 +345,7 @@ class StorageProvider(StorageProviderBase):
         with self._lock:
             pending, self._pending = self._pending, []
         for query, path in pending:
-            if self._job_process and self._verified_local(query, path) is not None:
+            if self._trusted_local(query, path) is not None:
                 continue
             self.fetcher.submit(query)
 

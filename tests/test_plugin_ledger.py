@@ -5,6 +5,8 @@ import json
 import multiprocessing as mp
 import time
 
+import pytest
+
 from snakemake_majora.ledger import Ledger
 
 
@@ -17,11 +19,11 @@ class UnlockedLedger(Ledger):
 
 
 def _observe_many(args):
-    path, worker, n, unlocked = args
-    cls = UnlockedLedger if unlocked else Ledger
+    path, worker, n, unlocked, *mode = args
     for i in range(n):
         # a fresh Ledger per record: every observation is a separate read-modify-write of the file
-        cls(path).first_seen(f"majora://biosample/W{worker}-{i}", "d" * 64)
+        ledger = UnlockedLedger(path) if unlocked else Ledger(path, lock_mode=mode[0] if mode else "auto")
+        ledger.first_seen(f"majora://biosample/W{worker}-{i}", "d" * 64)
     return worker
 
 
@@ -71,12 +73,17 @@ def test_unreadable_ledger_counts_records_as_new(tmp_path):
     assert "majora://summary" in json.loads(path.read_text())["entries"]
 
 
-def test_concurrent_processes_lose_no_updates(tmp_path):
+@pytest.mark.parametrize("mode", ["flock", "lease"])
+def test_concurrent_processes_lose_no_updates(tmp_path, mode):
+    # The ledger takes the token store's lock: flock, or the lease used on file systems without
+    # coherent locks (ledger_dir on such a mount); the negative control below drops the lock.
     path = str(tmp_path / "ledger.json")
-    _run(_observe_many, [(path, w, 40, False) for w in range(4)])
+    _run(_observe_many, [(path, w, 40, False, mode) for w in range(4)])
     entries = json.loads((tmp_path / "ledger.json").read_text())["entries"]
     assert len(entries) == 160
     assert not list(tmp_path.glob("*.tmp"))
+    if mode == "flock":
+        assert (tmp_path / "ledger.json.lock").exists()  # the sidecar lock file is never deleted
 
 
 def test_negative_control_without_file_lock_loses_updates(tmp_path):

@@ -13,7 +13,10 @@ from snakemake_majora.plugin import StorageProviderSettings, is_job_process, res
 def _settings(argv):
     plugin = StoragePluginRegistry().get_plugin("majora")
     parser = configargparse.ArgumentParser()
-    plugin.register_cli_args(parser, "storage")
+    try:
+        plugin.register_cli_args(parser, "storage")
+    except TypeError:  # snakemake-interface-common before 1.23 (the lowest supported) takes no kind
+        plugin.register_cli_args(parser)
     args = parser.parse_args(argv)
     return plugin.get_settings(args).get_settings(None)
 

@@ -151,5 +151,5 @@ def test_batch_must_name_exactly_one_source(tmp_path: Path) -> None:
     write_config(work, {"run_name": "RUN1", "samples": ["BIRM-00001"]})
     proc = snakemake(work, None, "--cores", "1", "--dry-run", kill_after=120)
     assert proc.returncode != 0
-    assert "set exactly one of batch.run_name, batch.pag, batch.samples (found run_name, samples)" in (
-        proc.stdout + proc.stderr)
+    assert ("set exactly one of batch.run_name, batch.pag, batch.samples, batch.sample_sheet "
+            "(found run_name, samples)") in proc.stdout + proc.stderr

@@ -1,4 +1,4 @@
-# Resolve the batch (a run, a PAG query or a list of IDs) into its samples.
+# Resolve the batch (a run, a PAG query, a sample sheet or a list of IDs) into its samples.
 
 
 checkpoint resolve_batch:
@@ -13,7 +13,7 @@ checkpoint resolve_batch:
         "../envs/majora.yaml"
     params:
         mode=MODE,
-        samples=BATCH.get("samples") or [],
+        samples=BATCH_IDS,
         profile=MAJORA["profile"],
     script:
         "../scripts/resolve_batch.py"

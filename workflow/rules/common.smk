@@ -44,13 +44,64 @@ except WorkflowError:
     ) from None
 
 BATCH = config["batch"]
-MODES = [m for m in ("run_name", "pag", "samples") if BATCH.get(m)]
+MODES = [m for m in ("run_name", "pag", "samples", "sample_sheet") if BATCH.get(m)]
 if len(MODES) != 1:
     raise WorkflowError(
-        "invalid config at 'batch': set exactly one of batch.run_name, batch.pag, batch.samples"
+        "invalid config at 'batch': set exactly one of batch.run_name, batch.pag, batch.samples, "
+        "batch.sample_sheet"
         + (f" (found {', '.join(MODES)})" if MODES else " (none is set)")
     )
 MODE = MODES[0]
+SHEET_SCHEMA = Path(workflow.basedir) / "schemas" / "samples.schema.yaml"
+
+
+def sheet_samples(path):
+    """Central sample IDs of a TSV sample sheet, in sheet order; one line naming the row if invalid."""
+    import jsonschema
+    import yaml
+
+    where = f"invalid sample sheet {path}"
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh, delimiter="\t"))
+    except OSError as e:
+        raise WorkflowError(
+            f"{where}: {e.strerror} (set batch.sample_sheet to a TSV file, relative to the working "
+            "directory)"
+        ) from None
+    validator = jsonschema.Draft202012Validator(
+        yaml.safe_load(SHEET_SCHEMA.read_text())
+    )
+    seen = set()
+    for n, row in enumerate(rows, start=2):  # line 1 is the header
+        row = {k: v for k, v in row.items() if k is not None and v is not None}
+        error = jsonschema.exceptions.best_match(validator.iter_errors(row))
+        if error is not None:
+            column = (
+                ".".join(str(p) for p in error.absolute_path) or "central_sample_id"
+            )
+            raise WorkflowError(
+                f"{where}, line {n}, column {column}: {error.message} "
+                "(see workflow/schemas/samples.schema.yaml)"
+            )
+        if row["central_sample_id"] in seen:
+            raise WorkflowError(
+                f"{where}, line {n}: {row['central_sample_id']} is listed twice"
+            )
+        seen.add(row["central_sample_id"])
+    if not rows:
+        raise WorkflowError(
+            f"{where}: no samples (a header line and one row per sample)"
+        )
+    return [row["central_sample_id"] for row in rows]
+
+
+# The batch's explicit sample IDs (samples or sample_sheet mode); empty for runs and PAG queries.
+BATCH_IDS = (
+    sheet_samples(BATCH["sample_sheet"])
+    if MODE == "sample_sheet"
+    else list(BATCH.get("samples") or [])
+)
 RESULTS = config["results"].rstrip("/")
 LAB_QC = config["lab_qc"]
 PUBLISH = config["publish"]
@@ -83,7 +134,9 @@ def batch_query():
 
 def batch_input(wildcards):
     query = batch_query()
-    return {"record": storage.majora(query)} if query else {}
+    if query:
+        return {"record": storage.majora(query)}
+    return {"sheet": BATCH["sample_sheet"]} if MODE == "sample_sheet" else {}
 
 
 def lab_qc_file(sample):

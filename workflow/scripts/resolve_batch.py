@@ -60,7 +60,7 @@ def write_rows(rows: list[dict[str, str]], path: str | Path) -> None:
 def main(smk: Any) -> None:
     """Entry point for Snakemake's ``script:`` directive."""
     mode = smk.params.mode
-    if mode == "samples":
+    if mode in ("samples", "sample_sheet"):
         from snakemake_majora import jobs
         from snakemake_majora.errors import MajoraError
 
@@ -69,7 +69,7 @@ def main(smk: Any) -> None:
             validity = jobs.client(profile=smk.params.profile).biosample_validity(ids)
         except MajoraError as e:
             sys.exit(f"resolve_batch: cannot check the sample IDs on Majora: {e}")
-        rows = rows_from_validity(ids, validity)
+        rows = [{**row, "source": mode} for row in rows_from_validity(ids, validity)]
     else:
         payload = json.loads(Path(smk.input.record).read_text(encoding="utf-8"))
         ids = samples_of_run(payload) if mode == "run_name" else samples_of_pags(payload)
