@@ -4,7 +4,16 @@
 one OAuth app, a logged-in snakemake-majora home, an ``~/.ocarina`` as Ocarina reads it) and runs each
 step with a given command: ``snakemake-majora ocarina`` in the tests, or the real Ocarina 1.0.0 when
 recording (``OCARINA_RECORD_WITH=/path/to/ocarina``; Ocarina is installed outside the repository).
-Outputs are normalised (UUIDs, timestamps, today's date, the temporary root) before comparison.
+Outputs are normalised (UUIDs, timestamps, the temporary root, and dates as offsets from today) before
+comparison.
+
+The day's dates are relative to the day it runs on (``{today-N}`` in the steps, filled in when a step runs),
+and every date within the conformance replayer's window of today is written back as ``{today-N}``, so the
+goldens (recorded on 2026-11-28) hold on any later day: majora-lite, like Majora, refuses collection dates
+more than a year old, so fixed dates would stop working. Dates derived from the anchor by the seed (sample
+dates, run days, and the ``YYMMDD`` that starts a seeded run's name) move with it. No ISO week, weekday or
+month name appears in the day's outputs (``get summary --md`` groups by site, ``get outbound-summary`` by
+day), so nothing else shifts with the date; a new step that prints one needs its own normalisation.
 """
 
 from __future__ import annotations
@@ -19,13 +28,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conformance.replay import DATETIME_RE, UUID_RE, _normalise_text, relative_date
 from fixtures_client import MajoraHome
 from fixtures_server import LITE_ORG, LITE_PASSWORD, LITE_USER, LiteHandle
 
 from snakemake_majora.server.harness import LiteServer
 
 DATA = Path(__file__).parent / "data" / "ocarina"
-ANCHOR = "2026-11-20"
+#: The replay day (UTC, as majora-lite's clock); every date of the day is an offset from it.
+TODAY = dt.datetime.now(dt.UTC).date()
+#: The seed's anchor, eight days before the replay day (2026-11-20 when the goldens were recorded).
+ANCHOR = (TODAY - dt.timedelta(days=8)).isoformat()
 #: Every scope Ocarina 1.0.0 asks for, so one token serves every command of the day.
 OCARINA_SCOPES = (
     "majora2.add_biosampleartifact majora2.add_biosamplesource majora2.add_biosourcesamplingprocess "
@@ -69,7 +82,7 @@ WAIT = ["--task-wait", "--task-wait-minutes", "1", "--task-wait-attempts", "5"]
 PAGS = ["--test-name", "cog-uk-elan-minimal-qc"]
 PIPE = ["--pipeline", "elan", "consensus", "elan", "1.0.0", "-m", "sequencing", "platform", "OXFORD_NANOPORE"]
 NEW = ["HOOT-00101", "HOOT-00102", "HOOT-00103"]
-RUN = "261118_HOOT_GOLDEN"
+RUN = "{today-10:%y%m%d}_HOOT_GOLDEN"
 
 
 def _metrics(seq: tuple, cov: tuple) -> list[str]:
@@ -88,16 +101,17 @@ METRICS_BAD = _metrics((1, 29903, 20.0, 80.0, 0, 20000, 500), (29903, 3.0, 10.0,
 #: Environment of the --env steps ({...} filled from the day).
 ENV_APIKEY = {"MAJORA_DOMAIN": "{url}", "MAJORA_USER": "{user}", "MAJORA_TOKEN": "{apikey}",
               "CLIENT_ID": "{client_id}", "CLIENT_SECRET": "{client_secret}", "OCARINA_NO_BANNER": "1"}
-#: The day: (name, arguments after `ocarina`[, environment]). {root} is the day's directory.
+#: The day: (name, arguments after `ocarina`[, environment]). {root} is the day's directory and
+#: {today-N[:format]} the date N days before the replay day (ISO unless a strftime format is given).
 STEPS: list[tuple[str, list[str]] | tuple[str, list[str], dict[str, str]]] = [
     ("put-biosample-1", ["--oauth", "put", "biosample", "--central-sample-id", NEW[0], "--adm1", "UK-ENG",
-                         "--is-surveillance", "Y", "--collection-date", "2026-11-10", "--source-age", "41",
+                         "--is-surveillance", "Y", "--collection-date", "{today-18}", "--source-age", "41",
                          "--source-sex", "F", "--adm2", "BIRMINGHAM", "--sender-sample-id", "LOCAL-1",
                          "--collection-pillar", "1", "-m", "epi", "cluster", "C1"]),
     ("put-biosample-2", ["--oauth", "put", "biosample", "--central-sample-id", NEW[1], "--adm1", "UK-ENG",
-                         "--is-surveillance", "N", "--received-date", "2026-11-12", "--source-sex", "M"]),
+                         "--is-surveillance", "N", "--received-date", "{today-16}", "--source-sex", "M"]),
     ("put-biosample-3", ["--oauth", "put", "biosample", "--central-sample-id", NEW[2], "--adm1", "UK-WLS",
-                         "--is-surveillance", "Y", "--collection-date", "2026-11-11"]),
+                         "--is-surveillance", "Y", "--collection-date", "{today-17}"]),
     ("put-biosample-bad-angry", ["--oauth", "--angry", "put", "biosample", "--central-sample-id",
                                  "HOOT-00104", "--adm1", "UK-ENG", "--is-surveillance", "Y",
                                  "--collection-date", "not-a-date"]),
@@ -151,13 +165,13 @@ STEPS: list[tuple[str, list[str]] | tuple[str, list[str], dict[str, str]]] = [
                         "~{central_sample_id}|{published_name}", "both", "-", "--ofield",
                         "metric.sequence.num_bases", "bases", "0", "--ofield", "missing.field", "none", "NA",
                         "--odelimiter", ",", "--ffield-true", "is_public"]),
-    ("get-summary-md", ["--oauth", "get", "summary", "--gte-date", "2026-01-01", "--md"]),
+    ("get-summary-md", ["--oauth", "get", "summary", "--gte-date", "{today-331}", "--md"]),
     ("put-publish", ["--oauth", "put", "publish", "--publish-group", "COGUK/HOOT-00101/HOOT:GOLDEN",
                      "--service", "ENA", "--accession", "ERR0000001", "--public", "--public-date",
-                     "2026-11-20"]),
+                     "{today-8}"]),
     # Only intervals with submissions are printed (--md-skip-zero), so the table does not grow with the date.
     ("get-outbound-summary-md", ["--oauth", "get", "outbound-summary", "--service", "ENA", "--gte-date",
-                                 "2026-11-01", "--md", "--md-skip-zero"]),
+                                 "{today-27}", "--md", "--md-skip-zero"]),
     ("pag-suppress", ["--oauth", "pag", "suppress", "--publish-group", "COGUK/HOOT-00102/HOOT:GOLDEN",
                       "--reason", "WRONG_SEQUENCE"]),
     ("get-pag-pagfiles-after-suppress", ["--oauth", "get", "pag", *PAGS, "--mode", "pagfiles",
@@ -170,18 +184,36 @@ STEPS: list[tuple[str, list[str]] | tuple[str, list[str], dict[str, str]]] = [
     ("list-env-apikey", ["--env", "list", "climb://{root}/elan/consensus"], ENV_APIKEY),
 ]
 
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-_TS = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?")
+_DAY_ARG = re.compile(r"\{today([+-]\d+)?(?::([^}]*))?\}")
+#: A seeded run's name starts with its day as YYMMDD (``261118_BIRM_010001``), so it moves with the anchor.
+_RUN_DAY = re.compile(r"(?<![0-9A-Za-z])(\d{2})(\d{2})(\d{2})(?=_[A-Z])")
 
 
-def normalise(text: str, root: Path) -> str:
-    """UUIDs, timestamps, today's date and the day's directory replaced by placeholders."""
+def fill_dates(arg: str, today: dt.date = TODAY) -> str:
+    """``{today}``, ``{today-N}`` or ``{today-N:FORMAT}`` in a step's argument replaced by that date."""
+    def date(m: re.Match) -> str:
+        return (today + dt.timedelta(days=int(m[1] or 0))).strftime(m[2] or "%Y-%m-%d")
+    return _DAY_ARG.sub(date, arg)
+
+
+def _run_day(m: re.Match, today: dt.date) -> str:
+    try:
+        day = dt.date(2000 + int(m[1]), int(m[2]), int(m[3]))
+    except ValueError:
+        return m[0]
+    rel = relative_date(day, today)
+    return f"{rel[:-1]}:%y%m%d}}" if rel else m[0]
+
+
+def normalise(text: str, root: Path, today: dt.date = TODAY) -> str:
+    """UUIDs, timestamps and the day's directory replaced by placeholders, and dates near ``today`` by
+    ``{today-N}`` as the conformance replayer writes them (``{today-N:%y%m%d}`` starting a run's name)."""
     text = text.replace(str(root), "<ROOT>").replace(str(root).lstrip("/"), "<ROOT>")
-    text = _UUID.sub("<UUID>", text)
-    text = _TS.sub("<TS>", text)
-    for day in {dt.date.today(), dt.datetime.now(dt.UTC).date()}:
-        text = text.replace(day.isoformat(), "<TODAY>")
-    return text
+    text = UUID_RE.sub("<UUID>", text)
+    text = DATETIME_RE.sub("<TS>", text)
+    # The replayer's own normalisation, for its dates: UUIDs and timestamps are already placeholders.
+    text = _normalise_text(text, today)
+    return _RUN_DAY.sub(lambda m: _run_day(m, today), text)
 
 
 def parse_stderr(text: str) -> dict[str, Any]:
@@ -279,7 +311,7 @@ class OcarinaDay:
     def run(self, argv: list[str], command: list[str] | None = None, timeout: float = 900,
             extra_env: dict[str, str] | None = None) -> dict[str, Any]:
         """Run one step; returns its exit code, stdout and parsed stderr, normalised."""
-        args = [a.replace("{root}", str(self.root)) for a in argv]
+        args = [fill_dates(a.replace("{root}", str(self.root))) for a in argv]
         env = dict(self.home.env, OAUTHLIB_INSECURE_TRANSPORT="1")
         fill = {"url": self.lite.url, "user": LITE_USER, "apikey": self.apikey,
                 "client_id": self.lite.client_id, "client_secret": self.lite.client_secret}
