@@ -1,9 +1,10 @@
 """An Elan-style day of Ocarina commands against a fresh majora-lite, for the golden-output tests.
 
-``OcarinaDay`` builds a known state (fixed seed and anchor date, user alice in HOOT with every permission,
-one OAuth app, a logged-in snakemake-majora home, an ``~/.ocarina`` as Ocarina reads it) and runs each
-step with a given command: ``snakemake-majora ocarina`` in the tests, or the real Ocarina 1.0.0 when
-recording (``OCARINA_RECORD_WITH=/path/to/ocarina``; Ocarina is installed outside the repository).
+``OcarinaDay`` builds a known state (fixed seed, anchor 8 days before the run, user alice in HOOT with
+every permission, one OAuth app, a logged-in snakemake-majora home, an ``~/.ocarina`` as Ocarina reads it)
+and runs each step with a given command: ``snakemake-majora ocarina`` in the tests, or the real Ocarina
+1.0.0 when recording (``OCARINA_RECORD_WITH=/path/to/ocarina``; Ocarina is installed outside the
+repository).
 Outputs are normalised (UUIDs, timestamps, the temporary root, and dates as offsets from today) before
 comparison.
 
@@ -11,14 +12,16 @@ The day's dates are relative to the day it runs on (``{today-N}`` in the steps, 
 and every date within the conformance replayer's window of today is written back as ``{today-N}``, so the
 goldens (recorded on 2026-11-28) hold on any later day: majora-lite, like Majora, refuses collection dates
 more than a year old, so fixed dates would stop working. Dates derived from the anchor by the seed (sample
-dates, run days, and the ``YYMMDD`` that starts a seeded run's name) move with it. No ISO week, weekday or
-month name appears in the day's outputs (``get summary --md`` groups by site, ``get outbound-summary`` by
-day), so nothing else shifts with the date; a new step that prints one needs its own normalisation.
+dates, run days, the ``YYMMDD`` that starts a seeded run's name, and the seeded files' hashes, which are the
+MD5 of their PAG's name) move with it. No ISO week, weekday or month name appears in the day's outputs
+(``get summary --md`` groups by site, ``get outbound-summary`` by day), so nothing else shifts with the
+date; a new step that prints one needs its own normalisation.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import re
@@ -188,6 +191,18 @@ _DAY_ARG = re.compile(r"\{today([+-]\d+)?(?::([^}]*))?\}")
 #: A seeded run's name starts with its day as YYMMDD (``261118_BIRM_010001``), so it moves with the anchor.
 _RUN_DAY = re.compile(r"(?<![0-9A-Za-z])(\d{2})(\d{2})(\d{2})(?=_[A-Z])")
 
+#: A seeded PAG's name, which holds its run's name; the seed files its consensus with the MD5 of that name
+#: as the file's hash, so the hash changes with the anchor too.
+_SEEDED_PAG = re.compile(r"COG-UK/[A-Z]+-\d+/[A-Z]+:\d{6}_[A-Z]+_\d+")
+SEEDED_HASH = "<MD5 OF ITS PAG NAME>"
+
+
+def seeded_hashes(text: str) -> str:
+    """The seed's file hashes (the MD5 of a seeded PAG name found in ``text``) replaced by a placeholder."""
+    for name in set(_SEEDED_PAG.findall(text)):
+        text = text.replace(hashlib.md5(name.encode(), usedforsecurity=False).hexdigest(), SEEDED_HASH)
+    return text
+
 
 def fill_dates(arg: str, today: dt.date = TODAY) -> str:
     """``{today}``, ``{today-N}`` or ``{today-N:FORMAT}`` in a step's argument replaced by that date."""
@@ -207,8 +222,10 @@ def _run_day(m: re.Match, today: dt.date) -> str:
 
 def normalise(text: str, root: Path, today: dt.date = TODAY) -> str:
     """UUIDs, timestamps and the day's directory replaced by placeholders, and dates near ``today`` by
-    ``{today-N}`` as the conformance replayer writes them (``{today-N:%y%m%d}`` starting a run's name)."""
+    ``{today-N}`` as the conformance replayer writes them (``{today-N:%y%m%d}`` starting a run's name);
+    the seed's file hashes, made from dated names, by a placeholder."""
     text = text.replace(str(root), "<ROOT>").replace(str(root).lstrip("/"), "<ROOT>")
+    text = seeded_hashes(text)
     text = UUID_RE.sub("<UUID>", text)
     text = DATETIME_RE.sub("<TS>", text)
     # The replayer's own normalisation, for its dates: UUIDs and timestamps are already placeholders.
