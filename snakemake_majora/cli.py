@@ -131,6 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
     dr.add_argument("--lock-test", action="store_true", help="timed hold-overlap test of the token lock")
     dr.add_argument("--seconds", type=float, default=20.0)
     sub.add_parser("server", help="majora-lite (needs the `server` extra); see `server --help`")
+    sub.add_parser("ocarina", help="Ocarina 1.0.0's command line on the shared credential "
+                                   "(see docs/ocarina.md)")
     return p
 
 
@@ -442,6 +444,10 @@ def main(argv: list[str] | None = None) -> int:
                   f"'snakemake-storage-plugin-majora[server]' ({exc.name})", file=sys.stderr)
             return 69
         return int(server_main(argv[1:]) or 0)
+    if argv[:1] == ["ocarina"]:
+        from .ocarina import main as ocarina_main
+
+        return ocarina_main(argv[1:])
     verbose = "-v" in argv or "--verbose" in argv
     try:
         a = build_parser().parse_args(argv)

@@ -131,6 +131,15 @@ class MajoraClient:
     def _request(self, path: str, body: dict[str, Any] | None = None, *, method: str = "POST",
                  params: dict[str, str] | None = None, read: bool = True,
                  once: bool = False) -> dict[str, Any]:
+        r = self.raw_request(path, body, method=method, params=params, read=read, once=once)
+        return self._envelope(r, path, body, read)
+
+    def raw_request(self, path: str, body: dict[str, Any] | None = None, *, method: str = "POST",
+                    params: dict[str, str] | None = None, read: bool = True,
+                    once: bool = False) -> requests.Response:
+        """The response itself, after the token gate, retries and stale-token recovery, for callers that
+        print Majora's answer as it is (``snakemake-majora ocarina``); :meth:`_request` reads the envelope.
+        A credential Majora keeps refusing still raises :class:`AuthError`."""
         cred = self.credentials.ensure_token(self.min_ttl)
         if method == "GET" and not cred.oauth:
             raise AuthError(f"{path} is available with OAuth only; configure client_id/client_secret and run "
@@ -141,7 +150,7 @@ class MajoraClient:
             # A token deleted by a peer's refresh between Majora's two token checks reads as a scope error.
             scope_error = r.status_code == 200 and SCOPE_MESSAGE.encode() in r.content
             if not (_is_auth_failure(r) or scope_error):
-                return self._envelope(r, path, body, read)
+                return r
             if not cred.oauth:
                 raise AuthError(
                     f"Majora refused the API key for user {self.settings.user} (HTTP {r.status_code}): the "
@@ -155,8 +164,7 @@ class MajoraClient:
                 continue
             if refreshed or self._token_works(cred):
                 if scope_error:
-                    # A real scope problem: raise with Majora's message.
-                    return self._envelope(r, path, body, read)
+                    return r  # a real scope problem: the envelope raises with Majora's message
                 raise AuthError(
                     f"Majora refused {path.strip('/')} (HTTP {r.status_code}) although the token is valid: "
                     f"the "

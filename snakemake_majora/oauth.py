@@ -138,15 +138,7 @@ def exchange_code(settings: Settings, code: str,
     if r.status_code != 200:
         raise ServerError(f"token endpoint answered HTTP {r.status_code} to the code exchange",
                           status=r.status_code)
-    try:
-        tok = r.json()
-    except ValueError:
-        raise ServerError("token endpoint answered 200 with a non-JSON body", status=200) from None
-    if not isinstance(tok, dict) or not tok.get("access_token"):
-        raise ServerError("token endpoint answered 200 without an access_token", status=200)
-    register_secret(tok.get("access_token"))
-    register_secret(tok.get("refresh_token"))
-    return dict(tok), t_before
+    return _token_answer(r), t_before
 
 
 def _refuse_redirect(r: requests.Response, url: str) -> None:
@@ -207,6 +199,20 @@ def _token_description(r: requests.Response) -> str:
     return " ".join(str(data.get("error_description") or "").split()) if isinstance(data, dict) else ""
 
 
+def _token_answer(r: requests.Response) -> dict:
+    """The token endpoint's 200 answer as a dict with an access token; its secrets are registered for
+    redaction before anything can log them."""
+    try:
+        tok = r.json()
+    except ValueError:
+        raise ServerError("token endpoint answered 200 with a non-JSON body", status=200) from None
+    if not isinstance(tok, dict) or not tok.get("access_token"):
+        raise ServerError("token endpoint answered 200 without an access_token", status=200)
+    register_secret(tok.get("access_token"))
+    register_secret(tok.get("refresh_token"))
+    return dict(tok)
+
+
 def _token_error(r: requests.Response) -> str:
     try:
         data = r.json()
@@ -246,14 +252,7 @@ def post_refresh_once(settings: Settings, session: requests.Session, refresh_tok
         raise AuthError(f"token endpoint refused the refresh (HTTP {r.status_code} {err or 'no error code'})")
     if r.status_code != 200:
         raise ServerError(f"token endpoint answered HTTP {r.status_code}", status=r.status_code)
-    try:
-        tok = r.json()
-    except ValueError:
-        raise ServerError("token endpoint answered 200 with a non-JSON body", status=200) from None
-    if not isinstance(tok, dict) or not tok.get("access_token"):
-        raise ServerError("token endpoint answered 200 without an access_token", status=200)
-    register_secret(tok.get("access_token"))
-    register_secret(tok.get("refresh_token"))
+    tok = _token_answer(r)
     log.debug("refresh ok: new access %s", fingerprint(tok.get("access_token")))
     return tok, t_before
 
