@@ -32,11 +32,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench_plugin import LOAD_AT_START, ROOT, workdir  # noqa: E402
+from bench_plugin import LOAD_AT_START, ROOT, start_with_home, workdir  # noqa: E402
 
-from snakemake_majora import login  # noqa: E402
 from snakemake_majora.config import load_settings  # noqa: E402
-from snakemake_majora.credentials import CredentialManager  # noqa: E402
 from snakemake_majora.server.harness import LiteServer  # noqa: E402
 
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -71,23 +69,7 @@ def setup(tmp: Path, n: int) -> tuple[LiteServer, dict[str, str], list[str]]:
     (tmp / "lite").mkdir(parents=True, exist_ok=True)
     subprocess.run([sys.executable, "-m", "snakemake_majora.server", "seed", "--data-dir", str(tmp / "lite"),
                     "--biosamples", str(n), "--seed", "1000"], check=True, capture_output=True)
-    out = srv.setup({
-        "users": [{"username": "bench", "password": "bench-pw-1", "all_perms": True, "totp": True}],
-        "apps": [{"name": "bench"}],
-    })
-    srv.start()
-    app = out["apps"][0]
-    home = tmp / "home"
-    home.mkdir(mode=0o700)
-    cfg = home / "config.yaml"
-    cfg.write_text(f"domain: {srv.url}\nuser: bench\nclient_id: {app['client_id']}\n"
-                   f"client_secret: {app['client_secret']}\n")
-    cfg.chmod(0o600)
-    scrub = ("MAJORA_", "SNAKEMAKE_MAJORA_", "CLIENT_")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(scrub)}
-    env.update(SNAKEMAKE_MAJORA_HOME=str(home), PATH=f"{Path(sys.executable).parent}:{env.get('PATH', '')}")
-    mgr = CredentialManager(load_settings(env=env))
-    login.finish_login(mgr, srv.approve(login.start_login(mgr), "bench", "bench-pw-1"))
+    _, env = start_with_home(srv, tmp / "home")
     from snakemake_majora.client import MajoraClient
 
     client = MajoraClient(load_settings(env=env))

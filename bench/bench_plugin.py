@@ -83,16 +83,16 @@ rule all:
 """
 
 
-def setup(tmp: Path, n: int) -> tuple[LiteServer, dict[str, str], list[str]]:
-    srv = LiteServer(tmp / "lite")  # majora-lite's defaults, as users run it
+def start_with_home(srv: LiteServer, home: Path, spec: dict | None = None) -> tuple[dict, dict[str, str]]:
+    """Apply ``spec`` plus the bench user (all permissions, a TOTP device) and app, start majora-lite and
+    log a fresh home at ``home`` in through the real login; the setup output and the home's environment."""
     out = srv.setup({
-        "seed": {"biosamples": n, "seed": 1000},
+        **(spec or {}),
         "users": [{"username": "bench", "password": "bench-pw-1", "all_perms": True, "totp": True}],
         "apps": [{"name": "bench"}],
     })
     srv.start()
     app = out["apps"][0]
-    home = tmp / "home"
     home.mkdir(mode=0o700)
     cfg = home / "config.yaml"
     cfg.write_text(f"domain: {srv.url}\nuser: bench\nclient_id: {app['client_id']}\n"
@@ -103,6 +103,12 @@ def setup(tmp: Path, n: int) -> tuple[LiteServer, dict[str, str], list[str]]:
     env.update(SNAKEMAKE_MAJORA_HOME=str(home), PATH=f"{Path(sys.executable).parent}:{env.get('PATH', '')}")
     mgr = CredentialManager(load_settings(env=env))
     login.finish_login(mgr, srv.approve(login.start_login(mgr), "bench", "bench-pw-1"))
+    return out, env
+
+
+def setup(tmp: Path, n: int) -> tuple[LiteServer, dict[str, str], list[str]]:
+    srv = LiteServer(tmp / "lite")  # majora-lite's defaults, as users run it
+    out, env = start_with_home(srv, tmp / "home", {"seed": {"biosamples": n, "seed": 1000}})
     orgs = out["seed"]["organisations"]
     from snakemake_majora.client import MajoraClient
 
