@@ -32,12 +32,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench_plugin import LOAD_AT_START, ROOT, start_with_home, workdir  # noqa: E402
+from bench_plugin import LOAD_AT_START, ROOT, start_with_home, workdir, write_section  # noqa: E402
 
 from snakemake_majora.config import load_settings  # noqa: E402
 from snakemake_majora.server.harness import LiteServer  # noqa: E402
 
-DOC = ROOT / "docs" / "benchmarks.md"
 SECTION = "## Offline re-runs"
 RUNNER_ARGS = ["--quiet", "all"]
 
@@ -110,17 +109,6 @@ def base_tree(commit: str, dest: Path) -> Path:
                               "snakemake_storage_plugin_majora"], capture_output=True, check=True).stdout
     subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
     return dest
-
-
-def write_section(text: str) -> None:
-    doc = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-    if SECTION in doc:
-        head, rest = doc.split(SECTION, 1)
-        nxt = rest.find("\n## ")
-        doc = head + text + (rest[nxt + 1:] if nxt >= 0 else "")
-    else:
-        doc = doc.rstrip("\n") + "\n\n" + text
-    DOC.write_text(doc.rstrip("\n") + "\n")
 
 
 def main() -> None:
@@ -228,7 +216,7 @@ at the end (the confirmations), which P0 did not.
 """
     print(text)
     if not a.no_write:
-        write_section(text)
+        write_section(text, SECTION)
 
 
 if __name__ == "__main__":

@@ -175,10 +175,11 @@ def cli_per_sample(env: dict[str, str], ids: list[str], out: Path) -> float:
     return time.perf_counter() - t0
 
 
-def write_section(text: str) -> None:
+def write_section(text: str, section: str = SECTION) -> None:
+    """Replace ``section`` of docs/benchmarks.md (up to the next ``## ``) with ``text``, or append it."""
     doc = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-    if SECTION in doc:
-        head, rest = doc.split(SECTION, 1)
+    if section in doc:
+        head, rest = doc.split(section, 1)
         nxt = rest.find("\n## ")
         doc = head + text + (rest[nxt + 1:] if nxt >= 0 else "")
     else:

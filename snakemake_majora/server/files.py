@@ -51,6 +51,22 @@ def _names(value: Any) -> list[str] | None:
     return [str(v) for v in value] if isinstance(value, (list, tuple)) else None
 
 
+def _choices(data: dict, key: str, model, errors: dict) -> list:
+    """A multiple-choice field of dice names as Django's ModelMultipleChoiceField cleans it: the known
+    objects in request order (each once); a non-list or an unknown name is the field's error."""
+    names = _names(data.get(key))
+    if names is None:
+        errors[key] = _err("Enter a list of values.", "list")
+        return []
+    found = {o.dice_name: o for o in model.objects.filter(dice_name__in=names)}
+    missing = [n for n in names if n not in found]
+    if missing:
+        errors[key] = _err(
+            f"Select a valid choice. {missing[0]} is not one of the available choices.", "invalid_choice"
+        )
+    return [found[n] for n in dict.fromkeys(names) if n in found]
+
+
 def _clean_file_form(data: dict) -> tuple[dict, dict]:
     """Validate a file/add body as Majora's TestFileForm; returns (cleaned, errors in field order)."""
     cleaned: dict = {}
@@ -64,28 +80,8 @@ def _clean_file_form(data: dict) -> tuple[dict, dict]:
             errors["bridge_artifact"] = _err(
                 "Select a valid choice. That choice is not one of the available choices.", "invalid_choice"
             )
-    names = _names(data.get("source_artifact"))
-    if names is None:
-        errors["source_artifact"] = _err("Enter a list of values.", "list")
-        names = []
-    sources = {a.dice_name: a for a in models.MajoraArtifact.objects.filter(dice_name__in=names)}
-    missing = [n for n in names if n not in sources]
-    if missing:
-        errors["source_artifact"] = _err(
-            f"Select a valid choice. {missing[0]} is not one of the available choices.", "invalid_choice"
-        )
-    cleaned["source_artifact"] = [sources[n] for n in dict.fromkeys(names) if n in sources]
-    groups = _names(data.get("source_group"))
-    if groups is None:
-        errors["source_group"] = _err("Enter a list of values.", "list")
-        groups = []
-    found = {g.dice_name: g for g in models.DigitalResourceGroup.objects.filter(dice_name__in=groups)}
-    missing = [n for n in groups if n not in found]
-    if missing:
-        errors["source_group"] = _err(
-            f"Select a valid choice. {missing[0]} is not one of the available choices.", "invalid_choice"
-        )
-    cleaned["source_group"] = [found[n] for n in dict.fromkeys(groups) if n in found]
+    cleaned["source_artifact"] = _choices(data, "source_artifact", models.MajoraArtifact, errors)
+    cleaned["source_group"] = _choices(data, "source_group", models.DigitalResourceGroup, errors)
     for key, (max_length, required) in TEXT_FIELDS.items():
         if key == "pipe_kind":
             _clean_uuid(data, cleaned, errors)
