@@ -27,6 +27,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +39,11 @@ from fixtures_server import LITE_ORG, LITE_PASSWORD, LITE_USER, LiteHandle
 from snakemake_majora.server.harness import LiteServer
 
 DATA = Path(__file__).parent / "data" / "ocarina"
-#: The replay day (UTC, as majora-lite's clock); every date of the day is an offset from it.
-TODAY = dt.datetime.now(dt.UTC).date()
-#: The seed's anchor, eight days before the replay day (2026-11-20 when the goldens were recorded).
-ANCHOR = (TODAY - dt.timedelta(days=8)).isoformat()
+#: The seed's anchor is this many days before the replay day (2026-11-20 when the goldens were recorded).
+ANCHOR_DAYS = 8
+#: The day must run on one UTC date (majora-lite dates what it stores by its own clock): closer than this
+#: to midnight, it waits for midnight to pass first.
+MIDNIGHT_MARGIN = 300
 #: Every scope Ocarina 1.0.0 asks for, so one token serves every command of the day.
 OCARINA_SCOPES = (
     "majora2.add_biosampleartifact majora2.add_biosamplesource majora2.add_biosourcesamplingprocess "
@@ -204,7 +206,17 @@ def seeded_hashes(text: str) -> str:
     return text
 
 
-def fill_dates(arg: str, today: dt.date = TODAY) -> str:
+def replay_day(margin: float = MIDNIGHT_MARGIN) -> dt.date:
+    """The UTC date the day runs on; within ``margin`` seconds of midnight, wait until it has passed, so
+    the inputs, majora-lite's own dates and the normalisation all use the same day."""
+    now = dt.datetime.now(dt.UTC)
+    midnight = dt.datetime.combine(now.date() + dt.timedelta(days=1), dt.time(), dt.UTC)
+    if (midnight - now).total_seconds() < margin:
+        time.sleep((midnight - now).total_seconds() + 1)
+    return dt.datetime.now(dt.UTC).date()
+
+
+def fill_dates(arg: str, today: dt.date) -> str:
     """``{today}``, ``{today-N}`` or ``{today-N:FORMAT}`` in a step's argument replaced by that date."""
     def date(m: re.Match) -> str:
         return (today + dt.timedelta(days=int(m[1] or 0))).strftime(m[2] or "%Y-%m-%d")
@@ -220,7 +232,7 @@ def _run_day(m: re.Match, today: dt.date) -> str:
     return f"{rel[:-1]}:%y%m%d}}" if rel else m[0]
 
 
-def normalise(text: str, root: Path, today: dt.date = TODAY) -> str:
+def normalise(text: str, root: Path, today: dt.date) -> str:
     """UUIDs, timestamps and the day's directory replaced by placeholders, and dates near ``today`` by
     ``{today-N}`` as the conformance replayer writes them (``{today-N:%y%m%d}`` starting a run's name);
     the seed's file hashes, made from dated names, by a placeholder."""
@@ -271,9 +283,11 @@ class OcarinaDay:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self.today = replay_day()
         server = LiteServer(root / "lite")
+        anchor = (self.today - dt.timedelta(days=ANCHOR_DAYS)).isoformat()
         out = server.setup({
-            "seed": {"biosamples": 10, "seed": 1, "anchor": ANCHOR},
+            "seed": {"biosamples": 10, "seed": 1, "anchor": anchor},
             "users": [{"username": LITE_USER, "password": LITE_PASSWORD, "org": LITE_ORG, "all_perms": True,
                        "totp": True}],
             "apps": [{"name": "ocarina-golden"}],
@@ -328,14 +342,14 @@ class OcarinaDay:
     def run(self, argv: list[str], command: list[str] | None = None, timeout: float = 900,
             extra_env: dict[str, str] | None = None) -> dict[str, Any]:
         """Run one step; returns its exit code, stdout and parsed stderr, normalised."""
-        args = [fill_dates(a.replace("{root}", str(self.root))) for a in argv]
+        args = [fill_dates(a.replace("{root}", str(self.root)), self.today) for a in argv]
         env = dict(self.home.env, OAUTHLIB_INSECURE_TRANSPORT="1")
         fill = {"url": self.lite.url, "user": LITE_USER, "apikey": self.apikey,
                 "client_id": self.lite.client_id, "client_secret": self.lite.client_secret}
         env.update({k: v.format(**fill) for k, v in (extra_env or {}).items()})
         res = subprocess.run([*(command or OURS), *args], env=env, capture_output=True, text=True,
                              timeout=timeout, cwd=self.root)
-        stdout = normalise(res.stdout, self.root)
+        stdout = normalise(res.stdout, self.root, self.today)
         if "sequencing" in argv and "--tsv" in argv and stdout:
             # Runs come in the order of Majora's unordered query (by random UUID): compare the rows as a set.
             header, *rows = stdout.splitlines()
@@ -344,10 +358,10 @@ class OcarinaDay:
             # The listing's column widths follow the length of the temporary directory's path.
             stdout = re.sub(r"-{2,}", "--", re.sub(r" {2,}", "  ", stdout))
         out = {"argv": argv, "exit": res.returncode, "stdout": stdout,
-               "stderr": parse_stderr(normalise(res.stderr, self.root))}
+               "stderr": parse_stderr(normalise(res.stderr, self.root, self.today))}
         if "Traceback (most recent call last)" in res.stderr:
             # Ocarina crashed: keep the exception's line, so the golden says why.
-            out["crash"] = normalise(res.stderr.strip().splitlines()[-1], self.root)
+            out["crash"] = normalise(res.stderr.strip().splitlines()[-1], self.root, self.today)
         return out
 
 
