@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -108,6 +109,19 @@ def test_usage_errors_exit_64(tmp_path, capsys):
     assert exc.value.code == 64
     assert main(["start", "--data-dir", str(tmp_path), "--max-active", "0"]) == 64
     assert "--max-active" in capsys.readouterr().err
+
+
+def test_main_leaves_the_callers_umask_alone(tmp_path):
+    """majora-lite's 077 applies while a command runs, not to the process that called it: a leaked 077
+    once made every later test's subprocess (munged's /run/munge among them) unusable."""
+    old = os.umask(0o022)
+    try:
+        assert main(["load-orgs", "--data-dir", str(tmp_path / "d")]) == 0
+        assert (os.stat(tmp_path / "d").st_mode & 0o777) == 0o700  # its own files still private
+        assert main(["start", "--data-dir", str(tmp_path), "--max-active", "0"]) == 64  # early return too
+        assert os.umask(0o022) == 0o022
+    finally:
+        os.umask(old)
 
 
 def test_seed_is_deterministic(tmp_path):

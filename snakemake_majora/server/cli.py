@@ -214,8 +214,18 @@ def run_setup(spec: dict) -> dict:
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns a sysexits-style status."""
     args = build_parser().parse_args(argv)
-    # Everything majora-lite writes (database, journals, keys, server.json) is for this user only.
-    os.umask(0o077)
+    # Everything majora-lite writes (database, journals, keys, server.json) is for this user only, but
+    # only while it runs: a caller in the same process (tests, the harness) keeps its own umask, and so
+    # does every process it starts afterwards.
+    old_umask = os.umask(0o077)
+    try:
+        return _run(args)
+    finally:
+        os.umask(old_umask)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """One command, under majora-lite's umask."""
     if getattr(args, "password", None) == "-":
         args.password = sys.stdin.readline().rstrip("\n")
     _setup_logging()

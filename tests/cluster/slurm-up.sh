@@ -26,12 +26,15 @@ fi
 
 # A previous run that was killed may have left daemons: stop them first.
 "$(dirname "$0")/slurm-down.sh" >/dev/null 2>&1 || true
-rm -rf "$BASE"; mkdir -p "$BASE"/{state,spool,log,run}
-
+# Every directory with an explicit mode and owner, whatever the caller's umask (a test runner may run
+# with 077), and an existing one with a wrong mode (left by an earlier run) is repaired: munged refuses a
+# socket directory that others cannot search, and slurmd needs to reach its spool.
+rm -rf "$BASE"
+install -d -m 0755 "$BASE" "$BASE"/{state,spool,log,run}
+install -d -m 0755 -o munge -g munge /run/munge
+install -d -m 0700 -o munge -g munge /etc/munge /var/lib/munge /var/log/munge
 [ -s /etc/munge/munge.key ] || mungekey --create --keyfile=/etc/munge/munge.key
 chown munge:munge /etc/munge/munge.key; chmod 0400 /etc/munge/munge.key
-mkdir -p /run/munge /var/log/munge /var/lib/munge
-chown munge:munge /run/munge /var/log/munge /var/lib/munge
 if ! { [ -s /run/munge/munged.pid ] && kill -0 "$(cat /run/munge/munged.pid)" 2>/dev/null; }; then
   runuser -u munge -- /usr/sbin/munged --pid-file=/run/munge/munged.pid
   cp /run/munge/munged.pid "$BASE/run/munged.pid"   # only ours is stopped by slurm-down.sh
