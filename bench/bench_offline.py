@@ -34,8 +34,8 @@ sys.path.insert(0, str(HERE))
 
 from bench_plugin import LOAD_AT_START, ROOT, start_with_home, workdir, write_section  # noqa: E402
 
+from majora_lite.ops.harness import LiteServer  # noqa: E402
 from snakemake_majora.config import load_settings  # noqa: E402
-from snakemake_majora.server.harness import LiteServer  # noqa: E402
 
 SECTION = "## Offline re-runs"
 RUNNER_ARGS = ["--quiet", "all"]
@@ -66,7 +66,7 @@ def setup(tmp: Path, n: int) -> tuple[LiteServer, dict[str, str], list[str]]:
     """
     srv = LiteServer(tmp / "lite")
     (tmp / "lite").mkdir(parents=True, exist_ok=True)
-    subprocess.run([sys.executable, "-m", "snakemake_majora.server", "seed", "--data-dir", str(tmp / "lite"),
+    subprocess.run([sys.executable, "-m", "majora_lite", "seed", "--data-dir", str(tmp / "lite"),
                     "--biosamples", str(n), "--seed", "1000"], check=True, capture_output=True)
     _, env = start_with_home(srv, tmp / "home")
     from snakemake_majora.client import MajoraClient

@@ -34,10 +34,10 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from majora_lite.ops.harness import LiteServer  # noqa: E402
 from snakemake_majora import login  # noqa: E402
 from snakemake_majora.config import load_settings  # noqa: E402
 from snakemake_majora.credentials import CredentialManager  # noqa: E402
-from snakemake_majora.server.harness import LiteServer  # noqa: E402
 
 DOC = ROOT / "docs" / "benchmarks.md"
 SECTION = "## Storage plugin"

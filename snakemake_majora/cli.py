@@ -438,7 +438,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["server"]:
         try:
-            from .server.cli import main as server_main
+            from majora_lite.ops.cli import main as server_main
         except ImportError as exc:
             print(f"{PROG}: error: majora-lite needs the server extra: pip install "
                   f"'snakemake-storage-plugin-majora[server]' ({exc.name})", file=sys.stderr)

@@ -36,7 +36,7 @@ REPO = Path(__file__).resolve().parent.parent
 SNAKEFILE = REPO / "workflow" / "Snakefile"
 WORKFLOW_CONFIG = REPO / "config" / "config.yaml"
 LAB_QC = REPO / "resources" / "lab-qc"
-QC_DEFINITIONS = REPO / "snakemake_majora" / "server" / "data" / "qc"  # Majora's QC tests, as data
+QC_DEFINITIONS = REPO / "majora_lite" / "data" / "qc"  # Majora's QC tests, as data
 #: Publishing needs file/add and qc/add, beyond the default scopes.
 PUBLISH_SCOPES = ["majora2.add_digitalresourceartifact", "majora2.change_digitalresourceartifact",
                   "majora2.add_pagqualityreport", "majora2.change_pagqualityreport"]
@@ -80,7 +80,7 @@ class Demo:
 
     # -- 1. server -------------------------------------------------------------------------------
     def server(self) -> Any:
-        from snakemake_majora.server.harness import LiteServer
+        from majora_lite.ops.harness import LiteServer
 
         return LiteServer(self.server_dir, strict=True, access_token_lifetime=self.token_lifetime)
 
@@ -210,8 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run(Demo(Path(a.dir), a.token_lifetime, a.cores))
     except Exception as e:  # expected failures get one line, not a traceback
+        from majora_lite.ops.harness import LiteServerError
         from snakemake_majora.errors import MajoraError
-        from snakemake_majora.server.harness import LiteServerError
 
         if isinstance(e, (MajoraError, LiteServerError)):
             print(f"[demo] failed: {e}", file=sys.stderr)

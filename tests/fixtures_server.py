@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from snakemake_majora.server.harness import LiteServer
+from majora_lite.ops.harness import LiteServer
 
 LITE_USER = "alice"
 LITE_PASSWORD = "alice-pw"
 LITE_ORG = "HOOT"
-QC_DEFINITIONS = Path(__file__).resolve().parent.parent / "snakemake_majora" / "server" / "data" / "qc"
+QC_DEFINITIONS = Path(__file__).resolve().parent.parent / "majora_lite" / "data" / "qc"
 
 
 class LiteHandle(dict):

@@ -25,7 +25,7 @@ import pytest
 from browser.chrome import chrome_session
 from fixtures_client import MajoraHome
 
-from snakemake_majora.server.harness import LiteServer
+from majora_lite.ops.harness import LiteServer
 
 ROOT = Path(__file__).resolve().parents[1]
 WAIT = 30.0

@@ -20,7 +20,7 @@ from conformance.replay import (
     normalise,
 )
 
-from snakemake_majora.server.harness import LiteServer
+from majora_lite.ops.harness import LiteServer
 
 CORPUS_PRESENT = all(d.is_dir() for d in corpus_dirs())
 SCENARIOS = load_scenarios() if CORPUS_PRESENT else []

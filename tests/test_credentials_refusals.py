@@ -15,7 +15,7 @@ import pytest
 import requests
 from fixtures_client import MajoraHome
 
-from snakemake_majora.server.approve import _parse, approve, login
+from majora_lite.ops.approve import _parse, approve, login
 
 
 def browse(lite, username: str, password: str, authorize_url: str, *, allow: bool) -> str:

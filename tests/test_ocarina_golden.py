@@ -36,7 +36,7 @@ from conformance.replay import DATETIME_RE, UUID_RE, _normalise_text, relative_d
 from fixtures_client import MajoraHome
 from fixtures_server import LITE_ORG, LITE_PASSWORD, LITE_USER, LiteHandle
 
-from snakemake_majora.server.harness import LiteServer
+from majora_lite.ops.harness import LiteServer
 
 DATA = Path(__file__).parent / "data" / "ocarina"
 #: The seed's anchor is this many days before the replay day (2026-11-20 when the goldens were recorded).

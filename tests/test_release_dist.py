@@ -77,7 +77,7 @@ def test_wheel_metadata_for_pypi_and_the_catalog(dists: dict[str, Path]) -> None
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     with zipfile.ZipFile(dists["wheel"]) as z:
         assert "snakemake-majora = snakemake_majora.cli:main" in z.read(entry_points).decode()
-    assert any(n.startswith("snakemake_majora/server/") and n.endswith(".html") for n in names), names
+    assert any(n.startswith("majora_lite/majora2/templates/") and n.endswith(".html") for n in names), names
 
 
 def test_sdist_carries_licence_changelog_and_docs(dists: dict[str, Path]) -> None:

@@ -8,11 +8,11 @@ import sqlite3
 import subprocess
 import sys
 
-from snakemake_majora.server.settings import DB_NAME
+from majora_lite.server.settings import DB_NAME
 
 
 def cli(data_dir, *args, stdin=None):
-    cmd = [sys.executable, "-m", "snakemake_majora.server", args[0], "--data-dir", str(data_dir), *args[1:]]
+    cmd = [sys.executable, "-m", "majora_lite", args[0], "--data-dir", str(data_dir), *args[1:]]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120, input=stdin)
 
 

@@ -358,7 +358,7 @@ def test_zana_prefix_must_be_alphanumeric(tmp_path):
         [
             sys.executable,
             "-m",
-            "snakemake_majora.server",
+            "majora_lite",
             "start",
             "--data-dir",
             str(tmp_path),

@@ -11,13 +11,13 @@ import pytest
 import requests
 from requests_oauthlib import OAuth2Session
 
-from snakemake_majora.server.approve import ApproveError
-from snakemake_majora.server.cli import main
-from snakemake_majora.server.harness import LiteServer
+from majora_lite.ops.approve import ApproveError
+from majora_lite.ops.cli import main
+from majora_lite.ops.harness import LiteServer
 
 
 def cli(*args, data_dir):
-    cmd = [sys.executable, "-m", "snakemake_majora.server", args[0], "--data-dir", data_dir, *args[1:]]
+    cmd = [sys.executable, "-m", "majora_lite", args[0], "--data-dir", data_dir, *args[1:]]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
 
 
@@ -79,7 +79,7 @@ def test_addapp_redirect_rules(lite, tmp_path, monkeypatch):
     url, _ = sess.authorization_url(lite.url + "o/authorize/")
     # the admin CLI reads the password from stdin with `--password -`, keeping it off argv
     r = subprocess.run(
-        [sys.executable, "-m", "snakemake_majora.server", "approve", "--url", lite.url, "--username",
+        [sys.executable, "-m", "majora_lite", "approve", "--url", lite.url, "--username",
          lite.username, "--password", "-", "--data-dir", lite.data_dir, url],
         input=lite.password + "\n", capture_output=True, text=True, timeout=120,
     )

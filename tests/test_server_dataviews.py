@@ -12,7 +12,7 @@ import pytest
 import requests
 from requests_oauthlib import OAuth2Session
 
-from snakemake_majora.server.settings import DB_NAME
+from majora_lite.server.settings import DB_NAME
 
 SCOPES = [
     "majora2.can_read_dataview_via_api",
@@ -43,7 +43,7 @@ def srv(tmp_path_factory):
     handle = start_lite(tmp_path_factory.mktemp("mdv"), biosamples=12)
     path = tmp_path_factory.mktemp("defs") / "HOOTV1"
     path.write_text(WALES)
-    cmd = [sys.executable, "-m", "snakemake_majora.server", "load-dataview", "--data-dir", handle.data_dir]
+    cmd = [sys.executable, "-m", "majora_lite", "load-dataview", "--data-dir", handle.data_dir]
     r = subprocess.run([*cmd, str(path)], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout) == [
@@ -198,7 +198,7 @@ def test_unknown_view_is_403_and_permissions_come_before_the_method(srv, bearer)
 
 
 def test_load_dataview_bad_files_one_line(srv, tmp_path):
-    cmd = [sys.executable, "-m", "snakemake_majora.server", "load-dataview", "--data-dir", srv.data_dir]
+    cmd = [sys.executable, "-m", "majora_lite", "load-dataview", "--data-dir", srv.data_dir]
     head = "X\nname\n\nBiosampleArtifact\n"
     cases = {
         "X\nname\n\nPublishedArtifactGroup\n": "entry point 'PublishedArtifactGroup' is not one",

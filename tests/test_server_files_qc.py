@@ -16,7 +16,7 @@ import time
 import pytest
 import requests
 
-from snakemake_majora.server.harness import LiteServer
+from majora_lite.ops.harness import LiteServer
 
 OWN_QC = "\n".join(
     [
@@ -64,7 +64,7 @@ def owls(tmp_path_factory):
                 # Can suppress its own organisation's PAGs only (no can_suppress_any_pags_via_api).
                 {"username": "wren", "password": "wren-pw", "org": "OWLS", "perms": [SUPPRESS]},
             ],
-            "qc": ["snakemake_majora/server/data/qc", str(qc_file)],
+            "qc": ["majora_lite/data/qc", str(qc_file)],
             "nodes": [{"name": "OWLS", "paths": ["/owl/runs/R7"]}],
         }
     )
@@ -372,7 +372,7 @@ def test_suppress_is_per_organisation_and_published_as_keeps_it(owls):
 def test_admin_cli_rejects_bad_qc_files(tmp_path):
     bad = tmp_path / "bad.qc"
     bad.write_text("Family\nTest\nnot-a-version\n")
-    cmd = [sys.executable, "-m", "snakemake_majora.server", "load-qc", "--data-dir", str(tmp_path / "d")]
+    cmd = [sys.executable, "-m", "majora_lite", "load-qc", "--data-dir", str(tmp_path / "d")]
     res = subprocess.run([*cmd, str(bad)], capture_output=True, text=True, timeout=120)
     assert res.returncode == 65 and res.stderr.count("\n") == 1 and "bad.qc:3" in res.stderr
     res = subprocess.run([*cmd, str(tmp_path / "none.qc")], capture_output=True, text=True, timeout=120)
@@ -382,7 +382,7 @@ def test_admin_cli_rejects_bad_qc_files(tmp_path):
 
 
 def test_admin_cli_add_node(tmp_path):
-    cmd = [sys.executable, "-m", "snakemake_majora.server", "add-node", "--data-dir", str(tmp_path / "d")]
+    cmd = [sys.executable, "-m", "majora_lite", "add-node", "--data-dir", str(tmp_path / "d")]
     res = subprocess.run(
         [*cmd, "LABNODE", "--path", "/seq/out/", "--path", "/seq/tmp"],
         capture_output=True,

@@ -85,7 +85,7 @@ def test_scope_bounded_by_user_permissions(lite, insecure_ok):
     lite.server.add_user("erin", "erin-pw", perms=["majora2.view_biosampleartifact"])
     _sess, token = grant(lite, ALL_READ, "erin", "erin-pw")
     assert api(lite, token["access_token"]).status_code == 200
-    from snakemake_majora.server.approve import ApproveError
+    from majora_lite.ops.approve import ApproveError
 
     with pytest.raises(ApproveError, match="invalid_scope"):
         grant(lite, ["majora2.can_read_dataview_via_api"], "erin", "erin-pw")
@@ -102,7 +102,7 @@ def test_cli_approve_exit_codes(lite, insecure_ok):
     base = [
         sys.executable,
         "-m",
-        "snakemake_majora.server",
+        "majora_lite",
         "approve",
         "--url",
         lite.url,
@@ -120,7 +120,7 @@ def test_cli_approve_exit_codes(lite, insecure_ok):
 
 
 def test_callback_page_text(lite, insecure_ok):
-    from snakemake_majora.server import approve as approve_mod
+    from majora_lite.ops import approve as approve_mod
 
     with requests.Session() as s:
         approve_mod.login(s, lite.url, lite.username, lite.password, data_dir=lite.data_dir)
@@ -339,7 +339,7 @@ def test_code_exchange_refused_without_totp_device(lite, insecure_ok):
 
 
 def test_login_pages_ask_for_totp_code(lite, insecure_ok):
-    from snakemake_majora.server import approve as approve_mod
+    from majora_lite.ops import approve as approve_mod
 
     base = lite.url
     with requests.Session() as s:
@@ -380,7 +380,7 @@ def test_login_pages_ask_for_totp_code(lite, insecure_ok):
 
 
 def test_approve_needs_data_dir_for_totp(lite, insecure_ok):
-    from snakemake_majora.server.approve import ApproveError, approve
+    from majora_lite.ops.approve import ApproveError, approve
 
     sess = OAuth2Session(lite.client_id, redirect_uri=lite.url + "o/callback/", scope=ALL_READ)
     url, _ = sess.authorization_url(lite.url + "o/authorize/")

@@ -2,7 +2,7 @@
 
 Expected keys follow CLIMB-COVID/majora2 ``majora2/tasks.py`` (``task_get_pag_v2``, ``task_get_pagfiles``)
 and ``majora2/api_views.py`` (``get_pag_by_qc_celery``, ``get_task_result``); values come from the seeded
-data (``snakemake_majora/server/seed.py``).
+data (``majora_lite/ops/seed.py``).
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from snakemake_majora.server.harness import LiteServer
+from majora_lite.ops.harness import LiteServer
 
 INFO = "api/v0/artifact/info/"
 

@@ -37,12 +37,12 @@ from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from snakemake_majora.server.harness import LiteServer  # noqa: E402
+from majora_lite.ops.harness import LiteServer  # noqa: E402
 
 CORPUS_ENV = "MAJORA_CONFORMANCE_DIR"
 ONLY_ENV = "CONFORMANCE_ONLY"
 DEFAULT_CORPUS = REPO.parent / "shared" / "majora-conformance"
-SERVER_DATA = REPO / "snakemake_majora" / "server" / "data"
+SERVER_DATA = REPO / "majora_lite" / "data"
 
 #: The README's baseline: who exists, with which permissions (all ``majora2.``).
 TESTUSER_PERMS = [

@@ -1,0 +1,163 @@
+"""Async tasks (Celery in Majora) run by a worker thread pool; results persisted in ``TatlTask``."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from django.db import close_old_connections, connection
+from django.utils import timezone
+
+from majora_lite.api import pag_tasks
+from majora_lite.api.state import REQUEST
+from majora_lite.majora2 import models
+
+log = logging.getLogger("majora_lite.tasks")
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _executor() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lite-task")
+        return _pool
+
+
+def shutdown() -> None:
+    """Stop the worker pool (pending tasks stay PENDING in the DB and are re-queued on next start)."""
+    global _pool
+    with _pool_lock:
+        if _pool is not None:
+            _pool.shutdown(wait=False, cancel_futures=True)
+            _pool = None
+
+
+# Key under which a task's params carry the starting view's reply (kept out of the runners' params).
+ENVELOPE_KEY = "_envelope"
+# Key marking a task that a ``fail_task`` fault rule makes fail.
+FAIL_KEY = "_fail"
+
+
+class InjectedTaskFailure(RuntimeError):
+    """Raised by a task that a ``fail_task`` fault rule marked."""
+
+
+def submit(kind: str, params: dict, user, envelope: dict | None = None) -> str:
+    """Record a PENDING task and queue it; returns the task id.
+
+    ``envelope`` is the starting view's reply as it stands (Majora passes its ``api_o`` to the Celery task,
+    which returns it with its own additions): the stored result, and so the task get reply that
+    copies it, then carries that request's ``request`` uuid, counters and lists.
+    """
+    stored = dict(params)
+    if envelope is not None:
+        stored[ENVELOPE_KEY] = json.loads(json.dumps(envelope))  # a copy, as Celery serialises it
+    if getattr(REQUEST, "fail_task", False):
+        stored[FAIL_KEY] = True
+    task = models.TatlTask.objects.create(kind=kind, params=stored, user=user)
+    _executor().submit(run, str(task.id))
+    return str(task.id)
+
+
+def _into_envelope(envelope: dict, result: dict) -> dict:
+    """The runner's result added to the starting reply as Majora's tasks add to their ``api_o``."""
+    out = dict(envelope)
+    for key, value in result.items():
+        if key in ("errors", "warnings"):
+            out[key] = out.get(key, 0) + value
+        elif key in ("messages", "ignored", "new", "updated", "tasks"):  # Majora's tasks append to these
+            out[key] = [*out.get(key, []), *value]
+        else:
+            out[key] = value
+    return out
+
+
+def requeue_pending() -> int:
+    """Re-queue tasks left PENDING by a previous server process."""
+    ids = [
+        str(t)
+        for t in models.TatlTask.objects.filter(
+            state="PENDING", result__isnull=True, cleaned=False
+        ).values_list("id", flat=True)
+    ]
+    for tid in ids:
+        _executor().submit(run, tid)
+    return len(ids)
+
+
+def run(task_id: str) -> None:
+    """Worker body: compute, then store SUCCESS with the result or FAILURE."""
+    close_old_connections()
+    try:
+        task = models.TatlTask.objects.get(pk=task_id)
+        params = dict(task.params)
+        envelope = params.pop(ENVELOPE_KEY, None)
+        try:
+            if params.pop(FAIL_KEY, False):
+                raise InjectedTaskFailure("fail_task fault rule")
+            result = runner(task.kind)(params)
+            if envelope is not None:
+                result = _into_envelope(envelope, result)
+            state = "SUCCESS"
+        except Exception as exc:  # a task failure is data, reported as FAILURE
+            log.warning("task %s (%s) failed: %s", task_id, task.kind, type(exc).__name__)
+            result = {"errors": 1, "messages": [f"Task failed: {type(exc).__name__}"]}
+            state = "FAILURE"
+        models.TatlTask.objects.filter(pk=task_id).update(
+            state=state, result=json.dumps(result), finished=timezone.now()
+        )
+    except Exception:
+        log.exception("task %s could not be run", task_id)
+    finally:
+        connection.close()
+
+
+def read_once(task_id: str) -> tuple[str, dict | None]:
+    """Majora's ``res.get()`` + ``res.forget()``: only one caller can take a SUCCESS result."""
+    task = models.TatlTask.objects.filter(pk=task_id).first()
+    if task is None or task.cleaned:
+        return "PENDING", None
+    if task.state != "SUCCESS":
+        return task.state, None
+    taken = models.TatlTask.objects.filter(pk=task_id, state="SUCCESS", cleaned=False).update(
+        cleaned=True, result=None, state="PENDING"
+    )
+    if taken != 1:
+        return "PENDING", None
+    return "SUCCESS", json.loads(task.result or "{}")
+
+
+# ---------------------------------------------------------------- task bodies
+
+
+def task_mdv(params: dict) -> dict:
+    """Majora's ``task_get_mdv_v3``: the rows of the objects the request selected."""
+    from majora_lite.api import dataviews
+
+    return {"data": dataviews.rows(params["mdv"], params.get("ids", []))}
+
+
+# Task kind -> body: a callable, or "module:function" for a body in its own module (imported on first use,
+# so a task re-queued at start-up runs even before that module's views were ever imported).
+RUNNERS: dict[str, Callable[[dict], dict] | str] = {
+    "pag_v2": pag_tasks.task_pag_v2,
+    "pagfiles": pag_tasks.task_pagfiles,
+    "sequencing_all": "majora_lite.api.sequencing:task_get_sequencing",
+    "sequencing_faster": "majora_lite.api.sequencing:task_get_sequencing_faster",
+    "mdv": task_mdv,
+}
+
+
+def runner(kind: str) -> Callable[[dict], dict]:
+    """The body of tasks of ``kind`` (KeyError for a kind nobody registered)."""
+    body = RUNNERS[kind]
+    if isinstance(body, str):
+        module, _, name = body.partition(":")
+        body = getattr(importlib.import_module(module), name)
+    return body
