@@ -1,4 +1,5 @@
-"""Biosample add/update/addempty with Majora's rules, metadata tags, ct metrics and the output struct."""
+"""Biosamples: ``api/v2/artifact/biosample/`` get, query/validity, add, update and addempty, with Majora's
+rules and the ct metrics a biosample add carries."""
 
 from __future__ import annotations
 
@@ -6,14 +7,15 @@ import datetime as dt
 import hashlib
 import logging
 import string
-import uuid
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from majora_lite.api import forms
+from majora_lite.api import forms, structs, tags
+from majora_lite.api import metrics as metric_forms
+from majora_lite.api.envelope import format_tuple, missing, v2
 from majora_lite.majora2 import models
 
 log = logging.getLogger("majora_lite.biosample")
@@ -21,10 +23,6 @@ ZANA_DISABLED = (
     "ZANA has not been enabled to issue the anonymous_sample_id. "
     "If you wish to enable this behaviour, contact a system administrator."
 )
-#: Metadata tags Majora never shows (fixed_data.RESTRICTED_METADATA).
-RESTRICTED_METADATA = ["investigation"]
-NO_TARGET = "You must provide one 'artifact', 'group' or 'process' to attach metadata to"
-BAD_CHOICE = "Select a valid choice. That choice is not one of the available choices."
 
 
 def parse_date(value: Any) -> dt.date | None:
@@ -56,168 +54,11 @@ def zana_issue(linkage_id: str, prefix: str) -> str:
     return f"{prefix}-{postfix}"
 
 
-def _fmt(d: dt.date | None) -> str | None:
-    return d.strftime("%Y-%m-%d") if d else None
-
-
-def _yn_out(v: bool | None) -> str:
-    return "" if v is None else ("Y" if v else "N")
-
-
-def biosample_struct(bs: models.BiosampleArtifact) -> dict:
-    """Majora's ``BiosampleArtifact.as_struct`` merged with ``BiosourceSamplingProcess.as_struct``.
-
-    Empty text fields follow what Majora stores: its forms save ``""`` for the choice field
-    sample_type_collected and source_sex, ``None`` for the plain text fields; a sample made by
-    ``addempty`` (a sampling process never filled) has ``None`` everywhere, ``""`` for is_surveillance,
-    collection_pillar (no COG-UK supplement) and collected_by (always ``""``).
-    """
-    p = bs.created
-    filled = p is not None and p.submission_user_id is not None
-    # Majora's get_pags(include_suppressed=True): a suppressed PAG is still listed.
-    pags = [g.published_name for g in bs.pags.all() if g.is_latest]
-    out = {
-        "central_sample_id": bs.central_sample_id,
-        "anonymous_sample_id": bs.anonymous_sample_id,
-        "root_sample_id": bs.root_sample_id or None,
-        "sample_type_collected": bs.sample_type_collected if filled else (bs.sample_type_collected or None),
-        "sample_type_received": bs.sample_type_received or None,
-        "swab_site": bs.swab_site or None,
-        "published_as": ",".join(pags),
-        "metadata": bs.get_metadata_as_struct(),
-        "metrics": bs.get_metrics_as_struct(),
-        "root_biosample_source_id": bs.root_biosample_source_id or None,
-    }
-    if p is None:
-        return out
-    if not filled:
-        out.update(dict.fromkeys(SAMPLING_KEYS))
-        out.update(
-            {"collected_by": "", "is_surveillance": "", "collection_pillar": "", "biosample_sources": []}
-        )
-        return out
-    org = p.submission_org
-    out.update(
-        {
-            "collection_date": _fmt(p.collection_date),
-            "received_date": _fmt(p.received_date),
-            "submission_user": p.submission_user.username if p.submission_user else None,
-            "submission_org": org.name if org else None,
-            "submission_org_code": org.code if org else None,
-            "source_sex": p.source_sex,
-            "source_age": p.source_age,
-            "collected_by": "",
-            "adm0": p.collection_location_country or None,
-            "adm1": p.collection_location_adm1 or None,
-            "adm2": p.collection_location_adm2 or None,
-            "adm2_private": p.private_collection_location_adm2 or None,
-            "is_surveillance": _yn_out(p.is_surveillance),
-            "collection_pillar": p.collection_pillar,
-            "biosample_sources": (
-                [
-                    {
-                        "source_type": bs.primary_group.source_type,
-                        "biosample_source_id": bs.primary_group.dice_name,
-                    }
-                ]
-                if bs.primary_group
-                else []
-            ),
-        }
-    )
-    return out
-
-
-SAMPLING_KEYS = [
-    "collection_date",
-    "received_date",
-    "submission_user",
-    "submission_org",
-    "submission_org_code",
-    "source_sex",
-    "source_age",
-    "adm0",
-    "adm1",
-    "adm2",
-    "adm2_private",
-]
-
-
-def _metadata_target(kind: str, name: Any):
-    """Majora's TestMetadataForm lookup of the artifact (by dice name), group or process; None if unknown."""
-    if name in forms.EMPTY:
-        return None
-    if isinstance(name, models.MajoraArtifact):
-        return name
-    if not isinstance(name, (str, int, float)) or isinstance(name, bool):
-        return None
-    if kind == "artifact":
-        return models.MajoraArtifact.objects.filter(dice_name=str(name)).first()
-    if kind == "group":
-        return models.BiosampleSource.objects.filter(dice_name=str(name)).first()
-    try:
-        return models.DNASequencingProcess.objects.filter(pk=uuid.UUID(str(name))).first()
-    except ValueError:
-        return None
-
-
-def _meta_text(value: Any, max_length: int, required: bool) -> tuple[str, dict | None]:
-    try:
-        return forms.clean_field(forms.Field("char", max_length, required=required, null=False), value), None
-    except forms.FieldError as exc:
-        return "", {"message": exc.message, "code": exc.code}
-
-
-def handle_metadata(metadata: Any, kind: str, target: Any, api_o: dict) -> None:
-    """Majora's ``handle_metadata``: one ``TestMetadataForm`` per ``{tag: {name: value}}`` entry.
-
-    The loops index the request as Majora's do, so a malformed ``metadata`` raises the same Python error
-    (reported by the caller as Majora's view does, or a 500 where Majora's view does not catch it).
-    """
-    for tag in metadata:
-        for name in metadata[tag]:
-            value = metadata[tag][name]
-            errors: dict = {}
-            found = _metadata_target(kind, target)
-            if found is None and target not in forms.EMPTY:
-                errors.setdefault(kind, []).append({"message": BAD_CHOICE, "code": "invalid_choice"})
-            tag_s, tag_err = _meta_text(tag, 64, True)
-            name_s, name_err = _meta_text(name, 64, True)
-            value_s, value_err = _meta_text(value, 128, False)
-            for key, err in (("tag", tag_err), ("name", name_err), ("value", value_err)):
-                if err:
-                    errors[key] = [err]
-            if found is None:
-                for key in ("artifact", "group", "process"):
-                    errors.setdefault(key, []).append({"message": NO_TARGET, "code": ""})
-            if errors:
-                api_o["errors"] += 1
-                api_o["ignored"].append(f"metadata__{tag}__{name}")
-                api_o["messages"].append(errors)
-                continue
-            if not isinstance(found, models.MajoraArtifact):
-                # majora-lite keeps tags on artifacts only (groups and processes: accepted, not kept)
-                continue
-            models.MajoraMetaRecord.objects.update_or_create(
-                artifact=found,
-                meta_tag=tag_s,
-                meta_name=name_s,
-                defaults={"value": value_s, "restricted": tag_s in RESTRICTED_METADATA},
-            )
-
-
-def _set_metadata(artifact: models.MajoraArtifact, metadata: Any, api_o: dict) -> None:
-    """Tag ``artifact`` with ``metadata`` (``handle_metadata`` on an artifact already looked up)."""
-    handle_metadata(metadata if metadata is not None else {}, "artifact", artifact, api_o)
-
-
 def set_metrics(artifact: models.MajoraArtifact, metrics: Any, api_o: dict) -> None:
     """Majora's ``handle_metrics`` of biosample/add: ``ct`` here, the other namespaces as meta/metric/add.
 
     The request is indexed as Majora's loop does, so a malformed ``metrics`` raises the same Python error.
     """
-    from majora_lite.api import metrics as metric_forms  # metrics.py imports this module
-
     for namespace in metrics:
         body = metrics[namespace]
         body["artifact"] = str(artifact.id)
@@ -350,34 +191,6 @@ def save_ct(artifact: models.MajoraArtifact, body: dict, api_o: dict) -> None:
         "records": recs,
     }
     metric.save(update_fields=["data"])
-
-
-def format_tuple(obj: Any) -> list:
-    """Majora's ``_format_tuple``: ``[kind, uuid, name]``.
-
-    ``kind`` is Majora's ``kind`` property (the model's ``artifact_kind`` / ``group_kind`` /
-    ``process_kind``), not the class name: ``Biosample``, ``Library``, ``Biosample Source``,
-    ``Published Artifact Group``, ``Sequencing`` (processes have an empty name).
-    """
-    if isinstance(obj, models.BiosampleArtifact):
-        return ["Biosample", str(obj.id), obj.central_sample_id]
-    if isinstance(obj, models.LibraryArtifact):
-        return ["Library", str(obj.id), obj.dice_name]
-    if isinstance(obj, models.MajoraArtifact):
-        return [obj.artifact_kind, str(obj.id), obj.dice_name]
-    if isinstance(obj, models.PublishedArtifactGroup):
-        return ["Published Artifact Group", str(obj.id), obj.published_name]
-    if isinstance(obj, models.DNASequencingProcess):
-        return ["Sequencing", str(obj.id), ""]
-    if isinstance(obj, models.BiosampleSource):
-        return ["Biosample Source", str(obj.pk), obj.dice_name]
-    if isinstance(obj, models.AbstractBioinformaticsProcess):
-        return [obj.kind, str(obj.id), ""]  # a process: no name, as every Majora process
-    if isinstance(obj, models.DigitalResourceNode):
-        return [obj.kind, str(obj.id), obj.node_name]
-    if isinstance(obj, models.DigitalResourceGroup):
-        return [obj.kind, str(obj.id), obj.dice_name]
-    return [type(obj).__name__, str(getattr(obj, "pk", "")), ""]
 
 
 def new_empty_biosample(sample_id: str) -> tuple[models.BiosampleArtifact, bool]:
@@ -525,7 +338,7 @@ def _save_biosample(biosample: Any, *, user, partial: bool, api_o: dict) -> None
     if not artifact.is_valid():
         return _refuse(api_o, sample_id, artifact)
 
-    before = biosample_struct(bs) if bs is not None else None
+    before = structs.biosample_struct(bs) if bs is not None else None
     created_sample = bs is None
     a = artifact.cleaned
     if bs is None:
@@ -570,7 +383,7 @@ def _save_biosample(biosample: Any, *, user, partial: bool, api_o: dict) -> None
     bs.save()
     try:
         with transaction.atomic():
-            handle_metadata(biosample.get("metadata", {}), "artifact", bs, api_o)
+            tags.handle_metadata(biosample.get("metadata", {}), "artifact", bs, api_o)
             set_metrics(bs, biosample.get("metrics", {}), api_o)
     except Exception as exc:
         # Majora runs without a transaction: the sample stays saved, the error text is the message,
@@ -581,7 +394,7 @@ def _save_biosample(biosample: Any, *, user, partial: bool, api_o: dict) -> None
         return
 
     bs = models.BiosampleArtifact.objects.select_related("created", "primary_group").get(pk=bs.pk)
-    if not created_sample and biosample_struct(bs) != before:
+    if not created_sample and structs.biosample_struct(bs) != before:
         models.BiosampleArtifact.objects.filter(pk=bs.pk).update(
             revision=bs.revision + 1, modified=timezone.now()
         )
@@ -624,3 +437,138 @@ NULLABLE_COLUMNS = {
     "received_date",
     "source_age",
 }
+
+
+@v2()
+def get_biosample(request, api_o, json_data, user=None, partial=False):
+    sample_id = json_data.get("central_sample_id")
+    if not sample_id:
+        return missing(api_o, "central_sample_id")
+    # Majora looks the dice name up among all artifacts and reports the error of calling None.as_struct().
+    name = str(sample_id) if isinstance(sample_id, (str, int, float)) else None
+    artifact = None
+    if name is not None:
+        artifact = (
+            models.BiosampleArtifact.objects.filter(dice_name=name)
+            .select_related("created__submission_org", "created__submission_user", "primary_group")
+            .prefetch_related("metadata", "metrics", "pags")
+            .first()
+        ) or models.MajoraArtifact.objects.filter(dice_name=name).first()
+    if artifact is None:
+        api_o["errors"] += 1
+        api_o["messages"].append("'NoneType' object has no attribute 'as_struct'")
+        return
+    api_o["get"] = {sample_id: structs.artifact_struct(artifact)}
+
+
+@v2()
+def biosample_query_validity(request, api_o, json_data, user=None, partial=False):
+    biosamples = json_data.get("biosamples", {})
+    if not biosamples:
+        missing(api_o, "biosamples")
+    api_o["result"] = {}
+    # Majora iterates whatever was sent (a string's characters, a dict's keys); a number raises (500).
+    for sid in biosamples:
+        found = models.BiosampleArtifact.objects.select_related("created").filter(central_sample_id=str(sid))
+        bs = found.first() if sid is not None else None  # Majora's filter on None matches no sample
+        api_o["result"][sid] = {
+            "central_sample_id": bs.central_sample_id if bs else None,
+            "exists": bs is not None,
+            "has_sender_id": bool(bs and bs.sender_sample_id),
+            "has_metadata": bool(bs and bs.created and bs.created.collection_location_country),
+        }
+
+
+def _biosample_list(api_o, json_data) -> list | None:
+    """The body's ``biosamples`` list, or None after reporting it missing or malformed as Majora does."""
+    biosamples = json_data.get("biosamples")
+    if not biosamples:
+        missing(api_o, "biosamples")
+        return None
+    if not isinstance(biosamples, list):
+        api_o["errors"] += 1
+        api_o["messages"].append("'biosamples' appears malformed")
+        return None
+    return biosamples
+
+
+def _biosample_add(request, api_o, json_data, user=None, partial=False):
+    biosamples = json_data.get("biosamples", {})
+    if not biosamples:
+        missing(api_o, "biosamples")
+    # As Majora: any iterable is walked (each non-dict entry is reported), a number raises (500).
+    for biosample in biosamples:
+        save_biosample(biosample, user=user, partial=partial, api_o=api_o)
+
+
+add_biosample = v2(
+    oauth_permission=(
+        "majora2.add_biosampleartifact majora2.change_biosampleartifact majora2.add_biosamplesource "
+        "majora2.change_biosamplesource majora2.add_biosourcesamplingprocess "
+        "majora2.change_biosourcesamplingprocess"
+    )
+)(_biosample_add)
+
+
+update_biosample = v2(
+    oauth_permission=(
+        "majora2.change_biosampleartifact majora2.add_biosamplesource majora2.change_biosamplesource "
+        "majora2.change_biosourcesamplingprocess"
+    ),
+    partial=True,
+)(_biosample_add)
+
+
+@v2(
+    permission="majora2.force_add_biosampleartifact",
+    oauth_only=True,
+    oauth_permission=(
+        "majora2.force_add_biosampleartifact majora2.add_biosampleartifact majora2.change_biosampleartifact "
+        "majora2.add_biosourcesamplingprocess majora2.change_biosourcesamplingprocess"
+    ),
+)
+def addempty_biosample(request, api_o, json_data, user=None, partial=False):
+    biosamples = _biosample_list(api_o, json_data)
+    for item in biosamples or []:
+        sender = anon = None
+        meta: Any = {}
+        try:
+            if isinstance(item, dict):
+                sid = item["central_sample_id"]
+                sender, anon = item.get("sender_sample_id"), item.get("anonymous_sample_id")
+                meta = item.get("metadata", {})
+            elif isinstance(item, str):
+                sid = item
+            else:
+                raise TypeError
+        except (KeyError, TypeError):
+            api_o["warnings"] += 1
+            api_o["messages"].append("'biosamples' appears malformed")
+            continue
+        if not sid:
+            missing(api_o, "central_sample_id")
+            continue
+        sid = str(sid)
+        with transaction.atomic():
+            if anon and not addempty_anonymous_id_ok(sid, anon, user, api_o):
+                continue
+            bs, created = new_empty_biosample(sid)
+            if anon and anon != bs.anonymous_sample_id:
+                bs.anonymous_sample_id = anon
+                bs.save(update_fields=["anonymous_sample_id"])
+            if created:
+                api_o["new"].append(format_tuple(bs))
+                # Majora tags only a sample it has just created; a malformed metadata raises (500).
+                tags.handle_metadata(meta, "artifact", bs, api_o)
+            else:
+                api_o["ignored"].append(format_tuple(bs))
+                api_o["warnings"] += 1
+            # Majora sets sender_sample_id only on samples whose sampling was never filled (adm1 empty).
+            if sender and not bs.created.collection_location_adm1 and bs.sender_sample_id != str(sender):
+                bs.sender_sample_id = str(sender)
+                bs.revision += 1
+                bs.modified = timezone.now()
+                bs.save(update_fields=["sender_sample_id", "revision", "modified"])
+                if not created:
+                    api_o["updated"].append(format_tuple(bs))
+

@@ -17,8 +17,8 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from majora_lite.api import biosamples as bsmod
-from majora_lite.api.envelope import v2
+from majora_lite.api import tags
+from majora_lite.api.envelope import format_tuple, v2
 from majora_lite.api.metrics import INT, clean_number
 from majora_lite.majora2 import models
 
@@ -299,16 +299,16 @@ def save_file(cleaned: dict, user, api_o: dict) -> models.DigitalResourceArtifac
         if bridge is not None:
             pag.tagged_artifacts.add(bridge)
         if pag_created:
-            api_o["new"].append(bsmod.format_tuple(pag))
+            api_o["new"].append(format_tuple(pag))
             if bridge is not None:
-                api_o["updated"].append(bsmod.format_tuple(bridge))
+                api_o["updated"].append(format_tuple(bridge))
         if not created:
-            api_o["updated"].append(bsmod.format_tuple(res))
+            api_o["updated"].append(format_tuple(res))
 
     if created:
-        api_o["new"].append(bsmod.format_tuple(res))
+        api_o["new"].append(format_tuple(res))
     elif changed:
-        api_o["updated"].append(bsmod.format_tuple(res))
+        api_o["updated"].append(format_tuple(res))
     return res
 
 
@@ -327,7 +327,7 @@ def add_file(request, api_o, json_data, user=None, partial=False):
     try:
         with transaction.atomic():
             res = save_file(cleaned, user, api_o)
-            bsmod._set_metadata(res, json_data.get("metadata", {}), api_o)
+            tags.set_metadata(res, json_data.get("metadata", {}), api_o)
     except Exception as exc:  # Majora's view reports any failure of the file handler as an error
         api_o["errors"] += 1
         api_o["messages"].append(str(exc))

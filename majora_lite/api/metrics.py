@@ -12,8 +12,7 @@ from typing import Any
 
 from django.db import transaction
 
-from majora_lite.api import biosamples as bsmod
-from majora_lite.api.envelope import v2
+from majora_lite.api.envelope import format_tuple, v2
 from majora_lite.majora2 import models
 
 INT, FLOAT = "int", "float"
@@ -93,28 +92,6 @@ def validate(namespace: str, body: dict) -> tuple[dict, dict]:
     return data, errors
 
 
-def metric_struct(namespace: str, data: dict) -> dict:
-    """A metric as Majora's ``as_struct`` of its model: what QC reads and biosample/get shows."""
-    if namespace == "sequence":
-        out = {k: data.get(k) for k in ("num_seqs", "num_bases", "pc_acgt", "pc_masked", "pc_invalid")}
-        for k in ("longest_gap", "longest_ungap"):
-            if data.get(k) is not None:
-                out[k] = data[k]
-        return out
-    if namespace == "mapping":
-        out = {k: data.get(k) for k in ("num_pos", "pc_pos_cov_gte10", "pc_pos_cov_gte20")}
-        for k in ("num_maps", "num_unmaps", "mean_cov"):
-            if data.get(k) is not None:
-                out[k] = data[k]
-        return out
-    if namespace == "tile-mapping":
-        return {
-            f"pc_tiles_medcov_gte{n}": data.get(f"pc_tiles_medcov_gte{n}")
-            for n in (1, 5, 10, 20, 50, 100, 200)
-        }
-    return dict(data)
-
-
 def add_artifact_metrics(artifact: models.MajoraArtifact, metrics: dict, api_o: dict) -> None:
     """Validate and store each namespace as Majora's add_metrics loop does (one ``updated`` per namespace)."""
     for namespace in metrics:
@@ -139,7 +116,7 @@ def add_artifact_metrics(artifact: models.MajoraArtifact, metrics: dict, api_o: 
         models.TemporaryMajoraArtifactMetric.objects.update_or_create(
             artifact=artifact, namespace=namespace, defaults={"data": data}
         )
-        api_o["updated"].append(bsmod.format_tuple(artifact))
+        api_o["updated"].append(format_tuple(artifact))
 
 
 def _find_artifact(artifact: Any, artifact_path: Any) -> models.MajoraArtifact | None:

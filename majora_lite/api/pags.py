@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from majora_lite.api import biosamples as bsmod
 from majora_lite.api import tasks
-from majora_lite.api.envelope import TASK_MESSAGE, v2
+from majora_lite.api.envelope import TASK_MESSAGE, format_tuple, v2
 from majora_lite.majora2 import models
 
 SUPPRESS_REASONS = ["WRONG_BARCODE", "WRONG_METADATA", "WRONG_SEQUENCE", "CONTROL_FAIL"]
@@ -64,7 +64,7 @@ def add_accession(request, api_o, json_data, user=None, partial=False):
         acc.primary_accession = json_data.get("accession")
         acc.secondary_accession = json_data.get("accession2")
         acc.tertiary_accession = json_data.get("accession3")
-        api_o["updated"].append(bsmod.format_tuple(pag))
+        api_o["updated"].append(format_tuple(pag))
         if not acc.requested_timestamp and json_data.get("submitted"):
             acc.requested_timestamp = now
             acc.requested_by = user
@@ -136,7 +136,7 @@ def suppress(request, api_o, json_data, user=None, partial=False):
         pag.suppressed_date = timezone.now()
         pag.suppressed_reason = reason.upper()
         pag.save(update_fields=["is_suppressed", "suppressed_date", "suppressed_reason"])
-        api_o["updated"].append(bsmod.format_tuple(pag))
+        api_o["updated"].append(format_tuple(pag))
 
 
 @v2(permission="majora2.temp_can_read_pags_via_api")

@@ -15,15 +15,15 @@ from typing import Any
 
 from django import forms
 from django.db import transaction
-from django.db.models import Prefetch
 from django.forms.fields import BaseTemporalField
 from django.forms.utils import from_current_timezone
 from django.http import HttpResponseBadRequest
 from django.utils import timezone
 
 from majora_lite.api import biosamples as bsmod
-from majora_lite.api import tasks
-from majora_lite.api.envelope import TASK_MESSAGE, _missing, v2
+from majora_lite.api import structs, tags, tasks
+from majora_lite.api.envelope import TASK_MESSAGE, format_tuple, missing, v2
+from majora_lite.api.sequencing_tasks import lookup_runs
 from majora_lite.majora2 import models
 
 # ---------------------------------------------------------------- forms (Majora's field rules)
@@ -161,7 +161,7 @@ def _save_library(cleaned: dict, user, api_o: dict) -> models.LibraryArtifact:
     created = lib is None
     if created:
         lib = models.LibraryArtifact(dice_name=name, artifact_kind="Library", owner=user)
-    before = lib.as_struct(deep=False) if not created else None
+    before = structs.library_struct(lib, deep=False) if not created else None
     lib.layout_config = cleaned.get("library_layout_config")
     lib.layout_read_length = cleaned.get("library_layout_read_length")
     lib.layout_insert_length = cleaned.get("library_layout_insert_length")
@@ -169,10 +169,10 @@ def _save_library(cleaned: dict, user, api_o: dict) -> models.LibraryArtifact:
     lib.seq_protocol = cleaned.get("library_seq_protocol")
     if created:
         lib.save()
-        api_o["new"].append(bsmod.format_tuple(lib))
-    elif before != lib.as_struct(deep=False):
+        api_o["new"].append(format_tuple(lib))
+    elif before != structs.library_struct(lib, deep=False):
         lib.save()
-        api_o["updated"].append(bsmod.format_tuple(lib))
+        api_o["updated"].append(format_tuple(lib))
     return lib
 
 
@@ -184,7 +184,7 @@ def _check_samples(biosamples: list, force: bool, api_o: dict) -> bool:
         if force:
             bs, created = bsmod.new_empty_biosample(sample_id)
             if created:
-                api_o["new"].append(bsmod.format_tuple(bs))
+                api_o["new"].append(format_tuple(bs))
                 api_o["warnings"] += 1
                 forced = True
         elif models.BiosampleArtifact.objects.filter(central_sample_id=sample_id).count() != 1:
@@ -218,17 +218,17 @@ def _pool_sample(item: dict, library_name: Any, api_o: dict) -> None:
     rec.sequencing_org_received_date = c.get("sequencing_org_received_date")
     rec.save()
     if created:
-        api_o["updated"].append(bsmod.format_tuple(bs))
+        api_o["updated"].append(format_tuple(bs))
 
 
 @v2(oauth_permission=LIBRARY_OAUTH)
 def add_library(request, api_o, json_data, user=None, partial=False):
     library_name = json_data.get("library_name")
     if not library_name:
-        return _missing(api_o, "library_name")
+        return missing(api_o, "library_name")
     biosamples = json_data.get("biosamples", [])
     if not biosamples:
-        return _missing(api_o, "biosamples")
+        return missing(api_o, "biosamples")
     if not isinstance(biosamples, list):
         api_o["errors"] += 1
         api_o["messages"].append("'biosamples' appears malformed")
@@ -243,7 +243,7 @@ def add_library(request, api_o, json_data, user=None, partial=False):
     with transaction.atomic():
         lib = _save_library(form.cleaned_data, user, api_o)
     with transaction.atomic():
-        bsmod._set_metadata(lib, json_data.get("metadata", {}), api_o)
+        tags.set_metadata(lib, json_data.get("metadata", {}), api_o)
     with transaction.atomic():
         if not _check_samples(biosamples, bool(json_data.get("force_biosamples")), api_o):
             return
@@ -295,9 +295,9 @@ def _save_run(cleaned: dict, user, api_o: dict) -> models.DNASequencingProcess:
         run.submission_org = profile.institute if profile is not None else None
         # Majora reads start_time before it is set, so a new run's date is the name's date or now.
         run.when = try_date(run_name) or timezone.now()
-        api_o["new"].append(bsmod.format_tuple(run))
+        api_o["new"].append(format_tuple(run))
     else:
-        api_o["updated"].append(bsmod.format_tuple(run))
+        api_o["updated"].append(format_tuple(run))
     run.run_group = cleaned.get("run_group") or run_name
     for key in RUN_FIELDS:
         setattr(run, key, cleaned.get(key))
@@ -313,7 +313,7 @@ def _save_run(cleaned: dict, user, api_o: dict) -> models.DNASequencingProcess:
     pipe.pipe_name = cleaned.get("bioinfo_pipe_name")
     pipe.pipe_version = cleaned.get("bioinfo_pipe_version")
     pipe.save()
-    api_o["new" if pipe_created else "updated"].append(bsmod.format_tuple(pipe))
+    api_o["new" if pipe_created else "updated"].append(format_tuple(pipe))
     return run
 
 
@@ -337,18 +337,18 @@ def _placeholders(run: models.DNASequencingProcess, run_name: str, user, api_o: 
         created=basecalling,
     )
     models.ArtifactProcessRecord.objects.create(process=basecalling, in_group=group, out_artifact=dummy)
-    api_o["new"].append(bsmod.format_tuple(group))
-    api_o["new"].append(bsmod.format_tuple(dummy))
+    api_o["new"].append(format_tuple(group))
+    api_o["new"].append(format_tuple(dummy))
 
 
 @v2(oauth_permission=SEQUENCING_OAUTH)
 def add_sequencing(request, api_o, json_data, user=None, partial=False):
     library_name = json_data.get("library_name")
     if not library_name:
-        return _missing(api_o, "library_name")
+        return missing(api_o, "library_name")
     runs = json_data.get("runs", {})
     if not runs:
-        return _missing(api_o, "runs")
+        return missing(api_o, "runs")
     if not _library_exists(library_name):
         message = (
             f"Could not add sequencing to Library {library_name} as it does not exist. "
@@ -382,35 +382,13 @@ def _library_exists(name: Any) -> bool:
         return False
 
 
-# ---------------------------------------------------------------- sequencing/get, get2 and their tasks
-
-
-# What a biosample's struct reads besides its own row, fetched for a whole library at once.
-BIOSAMPLE_PREFETCH = ("biosample__metadata", "biosample__metrics", "biosample__pags")
-
-
-def _run_queryset():
-    return models.DNASequencingProcess.objects.select_related("submission_org")
-
-
-def _lookup_runs(names, api_o: dict) -> dict:
-    """Majora's per-name loop: a name that is no run is a warning and ``ignored``."""
-    runs = {}
-    for name in names:
-        try:
-            run = _run_queryset().get(run_name=name)
-        except Exception:  # Majora: any failure to get the run (unknown, unhashable name, ...) ignores it
-            api_o["warnings"] += 1
-            api_o["ignored"].append(name)
-            continue
-        runs[run.run_name] = run.as_struct()
-    return runs
+# ------------------------------------------------ sequencing/get and get2 (their tasks: sequencing_tasks.py)
 
 
 def _get_sequencing(json_data: dict, user, api_o: dict, task_kind: str):
     run_names = json_data.get("run_name")
     if not run_names:
-        return _missing(api_o, "run_name")
+        return missing(api_o, "run_name")
     if len(run_names) == 1 and run_names[0] == "*":
         if not user.has_perm("majora2.can_wildcard_sequencing_runs"):
             # Majora's view returns a 400 response here that its wrapper drops: 200, no task, no "get".
@@ -419,7 +397,7 @@ def _get_sequencing(json_data: dict, user, api_o: dict, task_kind: str):
         api_o["tasks"].append(tasks.submit(task_kind, {"run_name": ["*"]}, user, envelope=api_o))
         api_o["messages"].append(TASK_MESSAGE)
         # No return: Majora's view goes on to look "*" up as a run name (warning, ignored ["*"], get {}).
-    api_o["get"] = _lookup_runs(run_names, api_o)
+    api_o["get"] = lookup_runs(run_names, api_o)
     return None
 
 
@@ -433,110 +411,3 @@ def get_sequencing2(request, api_o, json_data, user=None, partial=False):
     return _get_sequencing(json_data, user, api_o, "sequencing_faster")
 
 
-def task_get_sequencing(params: dict) -> dict:
-    """Majora's ``task_get_sequencing``: every run (for ``*``) as ``get``'s full struct."""
-    out: dict = {"warnings": 0, "ignored": []}
-    names = params.get("run_name") or []
-    if names == ["*"]:
-        names = list(models.DNASequencingProcess.objects.order_by("pk").values_list("run_name", flat=True))
-    runs = _lookup_runs(names, out)
-    out["get"] = {"result": runs, "count": len(runs)}
-    return out
-
-
-def _faster_biosample(bs: models.BiosampleArtifact, pool: models.LibraryPoolingProcess, pags: list) -> dict:
-    """One biosample of ``task_get_sequencing_faster``: Majora's ``values()`` row, pooling fields merged."""
-    full = bs.as_struct()
-    p = bs.created
-    known = p is not None and p.submission_user_id is not None
-    row = {
-        key: full.get(key)
-        for key in (
-            "central_sample_id",
-            "anonymous_sample_id",
-            "root_sample_id",
-            "sample_type_collected",
-            "root_biosample_source_id",
-            "collection_date",
-            "received_date",
-            "submission_user",
-            "submission_org",
-            "submission_org_code",
-            "source_sex",
-            "source_age",
-            "adm0",
-            "adm1",
-            "adm2",
-            "adm2_private",
-            "collection_pillar",
-            "sample_type_received",
-            "swab_site",
-            "metrics",
-            "metadata",
-        )
-    }
-    # values() gives the stored boolean here, not get's Y/N; Majora turns None into "".
-    surveillance = p.is_surveillance if known else None
-    row["is_surveillance"] = "" if surveillance is None else surveillance
-    row["biosample_source_id"] = bs.primary_group.dice_name if bs.primary_group_id else None
-    received = pool.sequencing_org_received_date
-    row.update(
-        {
-            "library_strategy": pool.library_strategy,
-            "library_source": pool.library_source,
-            "library_selection": pool.library_selection,
-            "library_protocol": pool.library_protocol,
-            "library_primers": pool.library_primers,
-            "sequencing_org_received_date": received.strftime("%Y-%m-%d") if received else None,
-            "library_adaptor_barcode": pool.barcode,
-            # Every latest PAG of the sample, suppressed ones included (Majora's lookup does not filter them).
-            "published_as": ",".join(sorted(set(pags))),
-            "collected_by": "",  # Majora forces this to match get's interface
-        }
-    )
-    return row
-
-
-def task_get_sequencing_faster(params: dict) -> dict:
-    """Majora's ``task_get_sequencing_faster`` (get2 ``*``): libraries' biosamples keyed by sample id."""
-    pag_lookup: dict[str, list[str]] = {}
-    for name, dice in models.PublishedArtifactGroup.objects.filter(
-        is_latest=True, tagged_artifacts__biosampleartifact__isnull=False
-    ).values_list("published_name", "tagged_artifacts__dice_name"):
-        pag_lookup.setdefault(dice, []).append(name)
-    pools = (
-        models.LibraryPoolingProcess.objects.select_related(
-            "biosample__created__submission_org",
-            "biosample__created__submission_user",
-            "biosample__primary_group",
-        )
-        .prefetch_related(*BIOSAMPLE_PREFETCH)
-        .order_by("pk")
-    )
-    runs_qs = _run_queryset().prefetch_related(
-        Prefetch("records", queryset=models.DNASequencingProcessRecord.objects.order_by("pk")),
-        Prefetch("records__library__pooling_records", queryset=pools),
-    )
-    result: dict = {}
-    n_libs = n_biosamples = 0
-    for run in runs_qs.order_by("pk"):
-        struct = run.as_struct(deep=False)
-        for rec in run.records.all():
-            n_libs += 1
-            lib = rec.library.as_struct(deep=False)
-            samples = {}
-            for pool in rec.library.pooling_records.all():
-                n_biosamples += 1
-                bs = pool.biosample
-                samples[bs.central_sample_id] = _faster_biosample(bs, pool, pag_lookup.get(bs.dice_name, []))
-            lib["biosamples"] = samples
-            struct["libraries"].append(lib)
-        result[run.run_name] = struct
-    return {
-        "get": {
-            "result": result,
-            "count": len(result),
-            "legend": {},
-            "count_detail": [len(result), n_libs, n_biosamples],
-        }
-    }

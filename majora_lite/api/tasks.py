@@ -1,18 +1,24 @@
-"""Async tasks (Celery in Majora) run by a worker thread pool; results persisted in ``TatlTask``."""
+"""Async tasks (Celery in Majora) run by a worker thread pool; results persisted in ``TatlTask``.
+
+Also ``api/v2/majora/task/get/``, which hands a result out once. The task bodies live with the data they
+read (``pag_tasks``, ``sequencing_tasks``, ``dataviews``), below this module; the views that start tasks
+live above it.
+"""
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import threading
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from django.db import close_old_connections, connection
 from django.utils import timezone
 
-from majora_lite.api import pag_tasks
+from majora_lite.api import dataviews, pag_tasks, sequencing_tasks
+from majora_lite.api.envelope import missing, v2
 from majora_lite.api.state import REQUEST
 from majora_lite.majora2 import models
 
@@ -138,26 +144,63 @@ def read_once(task_id: str) -> tuple[str, dict | None]:
 
 def task_mdv(params: dict) -> dict:
     """Majora's ``task_get_mdv_v3``: the rows of the objects the request selected."""
-    from majora_lite.api import dataviews
-
     return {"data": dataviews.rows(params["mdv"], params.get("ids", []))}
 
 
-# Task kind -> body: a callable, or "module:function" for a body in its own module (imported on first use,
-# so a task re-queued at start-up runs even before that module's views were ever imported).
-RUNNERS: dict[str, Callable[[dict], dict] | str] = {
+# Task kind -> body. Every body is imported with this module, so a task re-queued at start-up runs
+# even before any view that starts one was imported.
+RUNNERS: dict[str, Callable[[dict], dict]] = {
     "pag_v2": pag_tasks.task_pag_v2,
     "pagfiles": pag_tasks.task_pagfiles,
-    "sequencing_all": "majora_lite.api.sequencing:task_get_sequencing",
-    "sequencing_faster": "majora_lite.api.sequencing:task_get_sequencing_faster",
+    "sequencing_all": sequencing_tasks.task_get_sequencing,
+    "sequencing_faster": sequencing_tasks.task_get_sequencing_faster,
     "mdv": task_mdv,
 }
 
 
 def runner(kind: str) -> Callable[[dict], dict]:
     """The body of tasks of ``kind`` (KeyError for a kind nobody registered)."""
-    body = RUNNERS[kind]
-    if isinstance(body, str):
-        module, _, name = body.partition(":")
-        body = getattr(importlib.import_module(module), name)
-    return body
+    return RUNNERS[kind]
+
+
+# ---------------------------------------------------------------- task/get
+
+
+@v2()
+def get_task_result(request, api_o, json_data, user=None, partial=False):
+    task_id = json_data.get("task_id")
+    if not task_id:
+        return missing(api_o, "task_id")
+    task_id = str(task_id)
+    try:
+        uuid.UUID(task_id)
+        tatl_task = models.TatlTask.objects.filter(pk=task_id).first()
+    except ValueError:
+        tatl_task = None
+    if tatl_task is None:
+        api_o["messages"].append(
+            "Task does not exist: it may not have been added to the Task Database yet..."
+        )
+        api_o["warnings"] += 1
+    state = "PENDING" if tatl_task is None or tatl_task.cleaned else tatl_task.state
+    cleaned = False
+    if state == "SUCCESS":
+        if tatl_task.user_id != user.pk:
+            api_o["messages"].append(
+                "You do not have permission to read this task result as your are not the task owner"
+            )
+            api_o["errors"] += 1
+            api_o["task"] = {"id": task_id, "state": "PERMISSION_DENIED"}
+            return
+        state, result = read_once(task_id)
+        if result is not None:
+            api_o.update(result)
+            cleaned = True
+        else:
+            api_o["warnings"] += 1
+            api_o["messages"].append("Task is not (yet) SUCCESS...")
+    else:
+        api_o["warnings"] += 1
+        api_o["messages"].append("Task is not (yet) SUCCESS...")
+    api_o["task"] = {"id": task_id, "state": state, "cleaned": cleaned}
+

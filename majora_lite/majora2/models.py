@@ -1,4 +1,7 @@
-"""A small subset of Majora's models: enough for the v2/v3 API contract, not Majora's schema."""
+"""A small subset of Majora's models, as data: enough for the v2/v3 API contract, not Majora's schema.
+
+How a model is shown in an API answer (Majora's ``as_struct``) is ``majora_lite.api.structs``.
+"""
 
 from __future__ import annotations
 
@@ -62,24 +65,6 @@ class MajoraArtifact(models.Model):
     artifact_kind = models.CharField(max_length=48)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
 
-    def get_metadata_as_struct(self) -> dict:
-        out: dict = {}
-        for rec in self.metadata.all():
-            if rec.restricted:
-                continue
-            out.setdefault(rec.meta_tag, {})[rec.meta_name] = rec.value
-        return out
-
-    def get_metrics_as_struct(self) -> dict:
-        return {m.namespace: m.as_struct() for m in self.metrics.all()}
-
-    def as_struct(self) -> dict:
-        for kind in ("biosampleartifact", "libraryartifact", "digitalresourceartifact"):
-            sub = getattr(self, kind, None)
-            if sub is not None:
-                return sub.as_struct()
-        return {"id": str(self.id), "dice_name": self.dice_name, "artifact_kind": self.artifact_kind}
-
 
 class BiosampleSource(models.Model):
     dice_name = models.CharField(max_length=128, unique=True)
@@ -125,11 +110,6 @@ class BiosampleArtifact(MajoraArtifact):
     class Meta:
         permissions = []
 
-    def as_struct(self) -> dict:
-        from majora_lite.api.biosamples import biosample_struct
-
-        return biosample_struct(self)
-
 
 class LibraryArtifact(MajoraArtifact):
     layout_config = models.CharField(max_length=24, blank=True, default="")
@@ -137,37 +117,6 @@ class LibraryArtifact(MajoraArtifact):
     layout_insert_length = models.IntegerField(null=True)
     seq_kit = models.CharField(max_length=48, blank=True, default="")
     seq_protocol = models.CharField(max_length=48, blank=True, default="")
-
-    def as_struct(self, deep: bool = True) -> dict:
-        """Majora's ``LibraryArtifact.as_struct``: each pooled biosample's struct plus its pooling fields."""
-        biosamples = []
-        if deep:
-            records = self.pooling_records.select_related(
-                "biosample__created__submission_org", "biosample__created__submission_user"
-            ).prefetch_related("biosample__metadata", "biosample__metrics", "biosample__pags")
-            for rec in records.order_by("pk"):
-                row = rec.biosample.as_struct()
-                row.update(
-                    {
-                        "library_strategy": rec.library_strategy,
-                        "library_source": rec.library_source,
-                        "library_selection": rec.library_selection,
-                        "library_adaptor_barcode": rec.barcode,
-                        "library_protocol": rec.library_protocol,
-                        "library_primers": rec.library_primers,
-                    }
-                )
-                biosamples.append(row)
-        return {
-            "library_name": self.dice_name,
-            "library_layout_config": self.layout_config,
-            "layout_read_length": self.layout_read_length,
-            "layout_insert_length": self.layout_insert_length,
-            "library_seq_kit": self.seq_kit,
-            "library_seq_protocol": self.seq_protocol,
-            "metadata": self.get_metadata_as_struct(),
-            "biosamples": biosamples,
-        }
 
 
 class LibraryPoolingProcess(models.Model):
@@ -185,23 +134,6 @@ class LibraryPoolingProcess(models.Model):
 
     class Meta:
         unique_together = [("library", "biosample")]
-
-    def as_struct(self) -> dict:
-        d = self.sequencing_org_received_date
-        return {
-            "central_sample_id": self.biosample.central_sample_id,
-            "library_source": self.library_source,
-            "library_selection": self.library_selection,
-            "library_strategy": self.library_strategy,
-            "library_protocol": self.library_protocol,
-            "library_primers": self.library_primers,
-            "sequencing_org_received_date": d.strftime("%Y-%m-%d") if d else None,
-        }
-
-
-# Majora renders run times with "%H:%m" (the month where the minutes belong); kept so that what
-# Ocarina prints from majora-lite is what it prints from Majora.
-MAJORA_RUN_TIME_FORMAT = "%Y-%m-%d %H:%m"
 
 
 class DNASequencingProcess(models.Model):
@@ -223,33 +155,6 @@ class DNASequencingProcess(models.Model):
     when = models.DateTimeField(null=True)
     submission_user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
     submission_org = models.ForeignKey(Institute, null=True, on_delete=models.SET_NULL)
-
-    def as_struct(self, deep: bool = True) -> dict:
-        """Majora's ``DNASequencingProcess.as_struct`` (``deep=False`` leaves ``libraries`` empty)."""
-
-        def ts(v):
-            return v.strftime(MAJORA_RUN_TIME_FORMAT) if v else None
-
-        org = self.submission_org
-        libraries = []
-        if deep:
-            for rec in self.records.select_related("library").order_by("pk"):
-                libraries.append(rec.library.as_struct())
-        return {
-            "run_name": self.run_name,
-            "run_group": self.run_group,
-            "instrument_make": self.instrument_make,
-            "instrument_model": self.instrument_model,
-            "flowcell_type": self.flowcell_type,
-            "flowcell_id": self.flowcell_id,
-            "start_time": ts(self.start_time),
-            "end_time": ts(self.end_time),
-            "libraries": libraries,
-            "sequencing_uuid": str(self.id),
-            "sequencing_org": org.name if org else None,
-            "sequencing_org_code": org.code if org else None,
-            "sequencing_submission_date": self.when.strftime("%Y-%m-%d") if self.when else None,
-        }
 
 
 class DNASequencingProcessRecord(models.Model):
@@ -323,15 +228,6 @@ class DigitalResourceArtifact(MajoraArtifact):
         AbstractBioinformaticsProcess, null=True, on_delete=models.SET_NULL, related_name="outputs"
     )
 
-    def as_struct(self) -> dict:
-        return {
-            "id": str(self.id),
-            "current_path": self.current_path,
-            "current_kind": self.current_kind,
-            "current_hash": self.current_hash,
-            "current_size": self.current_size,
-        }
-
 
 class ArtifactProcessRecord(models.Model):
     """One input of a process for one output (Majora's MajoraArtifactProcessRecord), with its bridge."""
@@ -368,12 +264,6 @@ class TemporaryMajoraArtifactMetric(models.Model):
 
     class Meta:
         unique_together = [("artifact", "namespace")]
-
-    def as_struct(self) -> dict:
-        from majora_lite.api.metrics import FORMS, metric_struct
-
-        # sequence/mapping/tile-mapping render as Majora's metric models do; others (ct) as stored.
-        return metric_struct(self.namespace, self.data) if self.namespace in FORMS else dict(self.data)
 
 
 class PublishedArtifactGroup(models.Model):

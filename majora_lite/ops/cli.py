@@ -162,8 +162,7 @@ def _print(obj) -> None:
 
 def run_setup(spec: dict) -> dict:
     """Apply a batch spec in one process (fast path for tests and the harness)."""
-    from majora_lite.api import dataviews
-    from majora_lite.ops import admin, seed
+    from majora_lite.ops import admin, dataview_defs, seed
 
     out: dict = {}
     if spec.get("orgs_file") or spec.get("orgs"):
@@ -184,9 +183,9 @@ def run_setup(spec: dict) -> dict:
         for u in spec.get("users", [])
     ]
     if spec.get("dataviews_files"):
-        out["dataviews_files"] = [dataviews.load(path) for path in spec["dataviews_files"]]
+        out["dataviews_files"] = [dataview_defs.load(path) for path in spec["dataviews_files"]]
     out["agreements"] = [
-        dataviews.sign_agreement(a["username"], a["slug"]) for a in spec.get("agreements", [])
+        dataview_defs.sign_agreement(a["username"], a["slug"]) for a in spec.get("agreements", [])
     ]
     out["apps"] = [admin.add_app(a["name"], a.get("redirect_uris")) for a in spec.get("apps", [])]
     out["tokens"] = [
@@ -202,9 +201,9 @@ def run_setup(spec: dict) -> dict:
         for g in spec.get("dataviews", [])
     ]
     if spec.get("qc") is not None:
-        from majora_lite.api import qc
+        from majora_lite.ops import qc_defs
 
-        out["qc"] = qc.load_qc(qc.expand_paths(spec["qc"]))
+        out["qc"] = qc_defs.load_qc(qc_defs.expand_paths(spec["qc"]))
     if spec.get("nodes") is not None:
         from majora_lite.api import files
 
@@ -270,7 +269,7 @@ def _run(args: argparse.Namespace) -> int:
 
     try:
         if args.cmd == "start":
-            from majora_lite.api.state import FAULTS, FaultRuleError
+            from majora_lite.server.faults import FAULTS, FaultRuleError
             from majora_lite.server.serve import serve
 
             if args.faults is not None:
@@ -298,9 +297,9 @@ def _run(args: argparse.Namespace) -> int:
                 )
             )
         elif args.cmd == "load-dataview":
-            from majora_lite.api import dataviews
+            from majora_lite.ops import dataview_defs
 
-            _print([dataviews.load(path) for path in args.file])
+            _print([dataview_defs.load(path) for path in args.file])
         elif args.cmd == "load-orgs":
             _print(admin.load_orgs(args.file or admin.shipped_data("orgs.txt")))
         elif args.cmd == "addapp":
@@ -310,13 +309,13 @@ def _run(args: argparse.Namespace) -> int:
         elif args.cmd == "grant-dataview":
             _print(admin.grant_dataview(args.username, args.mdv, args.days))
         elif args.cmd == "load-qc":
-            from majora_lite.api import qc
+            from majora_lite.ops import qc_defs
 
             if not args.files and not args.shipped:
                 print("majora-lite load-qc: give .qc files or --shipped", file=sys.stderr)
                 return EX_USAGE
-            paths = qc.expand_paths(args.files) + (qc.shipped_qc_files() if args.shipped else [])
-            _print(qc.load_qc(paths))
+            paths = qc_defs.expand_paths(args.files) + (qc_defs.shipped_qc_files() if args.shipped else [])
+            _print(qc_defs.load_qc(paths))
         elif args.cmd == "add-node":
             from majora_lite.api import files
 

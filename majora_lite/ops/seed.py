@@ -11,8 +11,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from majora_lite.api import biosamples as bsmod
-from majora_lite.api import dataviews, files, metrics, qc
+from majora_lite.api import dataviews, files, metrics, qc, tags
 from majora_lite.majora2 import models
+from majora_lite.ops import dataview_defs, qc_defs
 from majora_lite.ops.admin import get_org, shipped_data
 
 SITES = [
@@ -47,7 +48,8 @@ def _qc_families() -> dict[models.QCTestGroup, list]:
     definitions (``load-qc``) is evaluated with those.
     """
     if not models.QCTestGroup.objects.filter(slug__in=QC_TESTS).exists():
-        qc.load_qc([p for p in qc.shipped_qc_files() if p.parent.name in ("elan-minimal", "high-quality")])
+        shipped = qc_defs.shipped_qc_files()
+        qc_defs.load_qc([p for p in shipped if p.parent.name in ("elan-minimal", "high-quality")])
     # Each family with its test definitions, read once for every PAG the seed evaluates.
     return {
         f: qc.family_tests(f) for f in models.QCTestGroup.objects.filter(slug__in=QC_TESTS).order_by("slug")
@@ -84,7 +86,7 @@ def _publish_consensus(
         "publish_group": pname,
     }
     fasta = files.save_file(cleaned, user, api_o)
-    bsmod._set_metadata(fasta, {"sequencing": {"platform": "ILLUMINA"}}, api_o)
+    tags.set_metadata(fasta, {"sequencing": {"platform": "ILLUMINA"}}, api_o)
     good = rng.random() < 0.85
     masked = round(rng.uniform(0.1, 5), 2) if good else round(rng.uniform(51, 90), 2)
     metrics.add_artifact_metrics(
@@ -130,12 +132,12 @@ def seed(biosamples: int = 200, seed_value: int = 1, anchor: dt.date | None = No
     with transaction.atomic():
         families = _qc_families()
         for code in DATAVIEWS:
-            dataviews.load(shipped_data(f"mdv/{code}"))
+            dataview_defs.load(shipped_data(f"mdv/{code}"))
         users = _site_users()
         # The English sites signed the agreement PHE1 selects on, so PHE1 (and PHE1-FAST) have rows.
         for code, adm1, _adm2 in SITES:
             if adm1 == "UK-ENG":
-                dataviews.sign_agreement(users[code].username, dataviews.PHE1_AGREEMENT)
+                dataview_defs.sign_agreement(users[code].username, dataviews.PHE1_AGREEMENT)
         per_site: dict[str, list[models.BiosampleArtifact]] = {code: [] for code, _a, _b in SITES}
         made = 0
         for i in range(1, biosamples + 1):

@@ -11,7 +11,8 @@ import threading
 import time
 from urllib.parse import parse_qs
 
-from majora_lite.api.state import COUNTERS, FAULTS, REQUEST, FaultRuleError
+from majora_lite.api.state import COUNTERS, REQUEST
+from majora_lite.server.faults import FAULTS, FaultRuleError
 from majora_lite.server.settings import DEFAULT_MAX_ACTIVE, MAX_BODY_BYTES
 
 log = logging.getLogger("majora_lite.http")
