@@ -78,6 +78,12 @@ def test_wheel_metadata_for_pypi_and_the_catalog(dists: dict[str, Path]) -> None
     with zipfile.ZipFile(dists["wheel"]) as z:
         assert "snakemake-majora = snakemake_majora.cli:main" in z.read(entry_points).decode()
     assert any(n.startswith("majora_lite/majora2/templates/") and n.endswith(".html") for n in names), names
+    # majora-lite is its own top-level package: entry point, migrations and shipped data included, and
+    # nothing left at its old place inside the plugin package.
+    assert {"majora_lite/__main__.py", "majora_lite/majora2/migrations/0004_seq.py",
+            "majora_lite/data/orgs.txt", "majora_lite/data/mdv/PHE1"} <= set(names)
+    assert any(n.startswith("majora_lite/data/qc/") and n.endswith(".qc") for n in names), names
+    assert not any(n.startswith("snakemake_majora/server/") for n in names), names
 
 
 def test_sdist_carries_licence_changelog_and_docs(dists: dict[str, Path]) -> None:
@@ -86,3 +92,4 @@ def test_sdist_carries_licence_changelog_and_docs(dists: dict[str, Path]) -> Non
     wanted = {"LICENSE", "CHANGELOG.md", "README.md", "docs/intro.md", "docs/further.md", "pyproject.toml"}
     assert wanted <= names
     assert not any(n.startswith((".venv/", "tests/")) for n in names)
+    assert {"majora_lite/README.md", "majora_lite/__main__.py", "majora_lite/data/orgs.txt"} <= names
