@@ -117,12 +117,14 @@ class TokenLock:
     """Exclusive lock guarding refreshes of one token file."""
 
     def __init__(self, token_path: Path, mode: str = "auto", *, poll_interval: float = POLL_INTERVAL,
-                 lease_duration: float = LEASE_DURATION, private: bool = True) -> None:
+                 lease_duration: float = LEASE_DURATION, private: bool = True,
+                 file_mode: int | None = None) -> None:
         self.token_path = Path(token_path)
         # private=False: the guarded file is not secret (the record ledger, possibly shared by a group's
-        # workflows), so its directory keeps its mode and the sidecar files are group-writable.
+        # workflows), so its directory keeps its mode and the sidecar files get ``file_mode`` (the ledger
+        # chooses 0600, or 0660 for a group-shared cache: whoever can open a lock file can hold it).
         self.private = private
-        self._file_mode = 0o600 if private else 0o664
+        self._file_mode = 0o600 if private or file_mode is None else file_mode
         self.lock_path = self.token_path.with_name(self.token_path.name + ".lock")
         self.lease_path = self.token_path.with_name(self.token_path.name + ".lease")
         self.holder_path = self.token_path.with_name(self.token_path.name + ".holder")
