@@ -105,7 +105,7 @@ def _config_with_typo(uc) -> str:
 
 
 CAUSES = {
-    "config error": (EX_CONFIG, "config", "client-secret"),
+    "config error": (EX_CONFIG, "config", "client-secret in profile 'test'"),
     "missing credential": (EX_NOPERM, "missing", "snakemake-majora login"),
     "revoked credential": (EX_NOPERM, "revoked", "snakemake-majora login"),
     "HTTP 500": (EX_UNAVAILABLE, "500", "HTTP 500"),
@@ -148,6 +148,85 @@ def test_unknown_sample_is_one_line(uc, tmp_path):
         """)
     _stopped(proc, EX_NOINPUT, "not found on Majora: majora://biosample/NOPE-00042",
              "snakemake-majora get biosample")
+
+
+def test_unknown_storage_keyword_is_one_error(uc, tmp_path):
+    """Snakemake copies any keyword of the storage directive into the settings: a typo did nothing."""
+    proc = run_snakemake(tmp_path, uc["home"].env, "--cores", "1", "-n", snakefile="""
+        storage:
+            provider="majora",
+            recheck_after="12h",
+        rule all:
+            input: storage.majora("majora://biosample/NOPE-00042")
+        """)
+    out = output_of(proc)
+    assert proc.returncode != 0
+    assert "unknown majora storage setting 'recheck_after' in the storage directive; did you mean recheck?" \
+        in out
+    assert "the allowed ones are" in out and "ledger_dir" in out and "Traceback" not in out
+
+
+def test_config_key_typo_names_the_allowed_keys(uc):
+    from snakemake_majora.config import load_settings
+    from snakemake_majora.errors import ConfigError
+
+    env = _home_variant(uc, "typo", config=_config_with_typo(uc))
+    with pytest.raises(ConfigError) as err:
+        load_settings(env=env)
+    message = str(err.value)
+    assert "unknown key(s) client-secret in profile 'test'" in message
+    assert "did you mean client_secret?" in message and "allowed keys: api_key, client_id" in message
+    assert "\n" not in message
+
+
+def test_held_ledger_lock_stops_the_run_naming_the_holder(uc, tmp_path):
+    """Another process holds the ledger's lock: after the bounded wait, one line naming it (not a
+    LedgerLockTimeout traceback after 120 s, and then a hang at exit)."""
+    import subprocess
+    import sys
+    import time
+
+    cache = tmp_path / "cache"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\nfrom pathlib import Path\n"
+         "from snakemake_majora.ledger import Ledger\n"
+         f"with Ledger(Path({str(cache)!r}) / '.majora-ledger.json')._file_lock:\n"
+         "    print('held', flush=True)\n    time.sleep(120)\n"],
+        stdout=subprocess.PIPE, text=True, env=uc["home"].env)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        wd = tmp_path / "wf"
+        wd.mkdir()
+        (wd / "samples.json").write_text(json.dumps(uc["samples"][:2]))
+        (wd / "Snakefile").write_text(SNAKEFILE)
+        t0 = time.monotonic()
+        proc = run_snakemake(wd, uc["home"].env, "--cores", "1", "--storage-majora-ledger-dir",
+                             str(cache), "--storage-majora-ledger-lock-timeout", "2")
+        line = _stopped(proc, EX_TEMPFAIL, "stayed locked for 2 s", f":{holder.pid} since ",
+                        "--storage-majora-ledger-lock-timeout")
+        assert "LedgerLockTimeout" not in output_of(proc) and line
+        assert time.monotonic() - t0 < 60
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_example_workflow_without_the_publish_scopes_stops_before_any_job(uc, tmp_path):
+    """The example workflow declares the publish scopes; this home's grant has only the default ones."""
+    from workflow_helpers import snakemake, write_config
+
+    work = tmp_path / "work"
+    write_config(work, {"samples": uc["samples"][:2]}, publish={"run_name": "UC-RUN-1"})
+    proc = snakemake(work, uc["home"].env, "--cores", "2")
+    line = _stopped(proc, EX_NOPERM, "preflight failed: the stored Majora grant lacks the scope(s) "
+                    "majora2.add_digitalresourceartifact majora2.change_digitalresourceartifact "
+                    "majora2.add_pagqualityreport majora2.change_pagqualityreport", "set `scopes: ",
+                    "`snakemake-majora login` again")
+    assert "majora2.view_biosampleartifact" in line  # the whole line to set, default scopes included
+    assert not (work / "results").exists()
+    started = [ln for ln in output_of(proc).splitlines()
+               if ln.strip().startswith(("rule ", "localrule ")) and ln.strip().endswith(":")]
+    assert not started
 
 
 class _DeadServer:
