@@ -289,6 +289,21 @@ def is_job_process(argv: list[str]) -> bool:
     return False
 
 
+def is_snakemake_main(argv: list[str]) -> bool:
+    """True in the main process of a ``snakemake`` command (``snakemake ...`` or ``python -m snakemake``).
+
+    Only there may the plugin end the run itself (:mod:`snakemake_majora.unchecked`); a library user (the
+    Python API, the storage interface's test suite) keeps the storage API's contract: ``exists()`` is
+    False for a record Majora does not have, and failures are WorkflowErrors.
+    """
+    if not argv or is_job_process(argv):
+        return False
+    prog = Path(argv[0])
+    return prog.name in ("snakemake", "snakemake.exe") or (
+        prog.name == "__main__.py" and prog.parent.name == "snakemake"
+    )
+
+
 _live: "weakref.WeakSet[StorageProvider]" = weakref.WeakSet()
 
 
@@ -325,6 +340,7 @@ class StorageProvider(StorageProviderBase):
         self._pending: list[tuple[queries.Query, Path]] = []  # created, not yet submitted
         self._local: dict[str, Record] = {}  # verified local copies used without asking Majora
         self._job_process = is_job_process(sys.argv)
+        self._stops_run = is_snakemake_main(sys.argv)
         # The main process's account of its inputs, so that a run never succeeds on inputs it could not
         # check (see snakemake_majora.unchecked): every concrete query noted, every fetch started, and
         # the RunStopped once the run has been stopped.
@@ -369,6 +385,11 @@ class StorageProvider(StorageProviderBase):
     @property
     def in_main_process(self) -> bool:
         return not self._job_process
+
+    @property
+    def stops_run(self) -> bool:
+        """True if an input that cannot be confirmed ends the run here (a ``snakemake`` main process)."""
+        return self._stops_run
 
     def requests_needed(self) -> bool:
         """True once this process has asked (or had to ask) Majora about an input."""
@@ -561,7 +582,7 @@ class StorageObject(StorageObjectRead):
         try:
             return self._fetch()
         except MajoraError as e:
-            if self.provider.in_main_process:
+            if self.provider.stops_run:
                 raise self.provider.stop(self.parsed.canonical, e) from None
             raise _explain(e, self.print_query, self.provider.fetcher.domain) from None
 
@@ -569,7 +590,7 @@ class StorageObject(StorageObjectRead):
         """The record; in the main process a record Majora does not have stops the run with one line
         (Snakemake's own answer is a bare MissingInputException, or nothing when the output exists)."""
         rec = self._record()
-        if rec is None and self.provider.in_main_process and self._parsed is not None:
+        if rec is None and self.provider.stops_run and self._parsed is not None:
             raise self.provider.stop(self._parsed.canonical, None)
         return rec
 
@@ -595,7 +616,7 @@ class StorageObject(StorageObjectRead):
             try:
                 mtime = self.provider.mtime_of(self.parsed, rec)
             except MajoraError as e:  # the ledger's lock stayed held
-                if self.provider.in_main_process:
+                if self.provider.stops_run:
                     raise self.provider.stop(self.parsed.canonical, e) from None
                 raise WorkflowError(f"{self.print_query}: {e}") from None
             cached = self._mtime_of = (rec.digest, mtime)
@@ -620,7 +641,7 @@ class StorageObject(StorageObjectRead):
 
         if self._parsed is None:
             return
-        if self.provider.in_main_process:
+        if self.provider.stops_run:
             rec = self._present()  # a failure stops the run here: Snakemake ignores inventory errors
         else:
             try:
