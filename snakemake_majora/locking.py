@@ -251,10 +251,15 @@ class TokenLock:
                 raise ConfigError(f"{path} is a symbolic link; refusing to follow it. Remove it "
                                   f"(rm {path}); it is recreated as needed") from None
             raise
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
             os.close(fd)
             raise ConfigError(f"{path} is not a regular file; refusing to use it. Remove it (rm {path}); it "
                               "is recreated as needed")
+        if st.st_uid == os.geteuid() and stat.S_IMODE(st.st_mode) & ~self._file_mode:
+            # made wider by an older version (0644): whoever can open it can hold the lock
+            with contextlib.suppress(OSError):
+                os.fchmod(fd, self._file_mode)
         return fd
 
     def _check_lock_file(self) -> None:

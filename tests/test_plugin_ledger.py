@@ -111,6 +111,11 @@ def test_lock_files_are_private_unless_the_ledger_dir_is_a_group_cache(tmp_path)
         Ledger(private / "ledger.json").first_seen("majora://summary", "e" * 64)
         for name in ("ledger.json.lock", "ledger.json.holder"):
             assert stat.S_IMODE((private / name).stat().st_mode) == 0o600, name
+        old_lock = tmp_path / "old" / "ledger.json.lock"  # left 0644 by an older version
+        old_lock.parent.mkdir()
+        old_lock.touch(mode=0o644)
+        Ledger(old_lock.parent / "ledger.json").first_seen("majora://summary", "e" * 64)
+        assert stat.S_IMODE(old_lock.stat().st_mode) == 0o600
 
         cache = tmp_path / "cache"
         cache.mkdir()
