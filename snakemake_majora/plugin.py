@@ -423,16 +423,18 @@ class StorageProvider(StorageProviderBase):
                 if key != query:
                     failures.append(Failure(self._name(key), exc))
             unchecked += 1
-        stopped = stop_run(failures, max(unchecked, 1), offline=self.conf.recheck_after > 0)
+        stopped = stop_run(failures, max(unchecked, 1), offline=self.conf.recheck_after == math.inf)
         with self._lock:
             self._stopped = stopped
         return stopped
 
     def _name(self, key: str) -> str:
         """The query, and why a re-run that trusts local copies still had to ask Majora about it."""
-        if self.conf.recheck_after > 0 and not self._job_process:
+        if self._job_process or self.conf.recheck_after <= 0:
+            return key
+        if self.conf.recheck_after == math.inf:
             return f"{key} (no local copy that the ledger verifies)"
-        return key
+        return f"{key} (no verified local copy confirmed within recheck {self.conf.recheck})"
 
     def _say_offline(self) -> None:
         line = self.offline.summary(self.conf.recheck)
