@@ -278,6 +278,10 @@ def _yaml_layer(data: dict[str, Any], path: Path, profile: str | None) -> tuple[
     if not isinstance(profiles, dict):
         raise ConfigError(f"'profiles' in {path} must be a mapping of name -> settings")
     name = profile or data.get("default_profile")
+    top = sorted(set(data) - set(_KEYS) - {"token", "default_profile", "profiles"}, key=str)
+    if top:
+        raise ConfigError(f"unknown key(s) {', '.join(map(str, top))} at the top level of {path}"
+                          f"{_did_you_mean(top, [*_KEYS, 'token', 'default_profile', 'profiles'])}")
     values = {k: v for k, v in data.items() if k in _KEYS}
     if name:
         if name not in profiles:

@@ -177,6 +177,13 @@ def test_config_key_typo_names_the_allowed_keys(uc):
     assert "unknown key(s) client-secret in profile 'test'" in message
     assert "did you mean client_secret?" in message and "allowed keys: api_key, client_id" in message
     assert "\n" not in message
+    # the same typo at the top level was silently ignored
+    top = json.loads(uc["home"].config_file.read_text())
+    top["client-secret"] = top["profiles"]["test"].pop("client_secret")
+    env = _home_variant(uc, "typo-top", config=json.dumps(top))
+    with pytest.raises(ConfigError, match=r"unknown key\(s\) client-secret at the top level of .*; did you "
+                       r"mean client_secret\? allowed keys: "):
+        load_settings(env=env)
 
 
 def test_held_ledger_lock_stops_the_run_naming_the_holder(uc, tmp_path):
