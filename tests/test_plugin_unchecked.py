@@ -291,3 +291,39 @@ def test_server_down_stops_the_run_unless_offline_is_asked_for(uc):
                     "verifies)", "1 Majora input of this run could not be checked",
                     "run again when Majora can be reached")
     assert "network error" in line
+
+
+@pytest.mark.parametrize(("error", "code", "advice"), [
+    ("TemporaryError", EX_TEMPFAIL, "retry later"),
+    ("ServerError", EX_UNAVAILABLE, "retry later"),
+    ("ReauthRequired", EX_NOPERM, "log in again"),
+    ("ConfigError", EX_CONFIG, "fix the snakemake-majora configuration"),
+    ("LedgerLockTimeout", EX_TEMPFAIL, "retry later"),
+])
+def test_stop_message_is_one_line_with_the_cause_count_and_advice(error, code, advice):
+    from snakemake_majora import errors, ledger
+    from snakemake_majora.unchecked import Failure, stop_message
+
+    cls = getattr(errors, error, None) or getattr(ledger, error)
+    err = cls("first line of the cause\nsecond line")
+    failures = [Failure("majora://biosample/A-1", err), Failure("majora://biosample/A-2", err)]
+    message, got = stop_message(failures, unchecked=7)
+    assert got == code and "\n" not in message
+    assert message.startswith("majora: 7 Majora inputs of this run could not be checked (first: "
+                              "majora://biosample/A-1: first line of the cause second line); ")
+    assert advice in message and message.endswith(".")
+
+
+def test_offline_summary_counts_and_ages():
+    from snakemake_majora.unchecked import OfflineUse
+
+    use = OfflineUse()
+    assert use.summary("never") is None
+    now = 1_000_000.0
+    for i, age in enumerate((7200, 3 * 86400, 60)):
+        use.add(f"majora://biosample/A-{i}", now - age)
+    use.add("majora://biosample/A-0", now - 7200)  # the same input asked twice counts once
+    line = use.summary("12h", now=now)
+    assert line is not None and "\n" not in line
+    assert line.startswith("majora: 3 inputs used from local copies without asking Majora (recheck: 12h); "
+                           "last confirmed by Majora 1m ago, the oldest 3.0d ago")
