@@ -441,8 +441,15 @@ def _fsync_dir(path: Path) -> None:
             os.close(dfd)
 
 
-def atomic_write_private(path: Path, data: bytes, mode: int = 0o600) -> None:
-    """Write ``data`` to ``path`` atomically, created with ``mode`` (task results, pending logins, -o)."""
+def atomic_write_private(path: Path, data: bytes, mode: int = 0o600, *, exact_mode: bool = False,
+                         mtime: float | None = None) -> None:
+    """Write ``data`` to ``path`` atomically: a temp file in the same directory (created with ``mode``,
+    less the umask), fsync, rename, fsync the directory. The one atomic write of the package (tokens,
+    task results, pending logins, ``-o``, the ledger, the plugin's local copies).
+
+    ``exact_mode`` sets ``mode`` whatever the umask (the ledger is shared by everyone running the
+    workflow); ``mtime`` stamps the file before the rename, so it never shows a wrong time.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}{TMP_SUFFIX}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), mode)
@@ -450,6 +457,10 @@ def atomic_write_private(path: Path, data: bytes, mode: int = 0o600) -> None:
         with os.fdopen(fd, "wb", closefd=False) as fh:
             fh.write(data)
             fh.flush()
+            if exact_mode:
+                os.fchmod(fd, mode)
+            if mtime is not None:
+                os.utime(fd, (mtime, mtime))
             os.fsync(fd)
     except BaseException:
         os.close(fd)
