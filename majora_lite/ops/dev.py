@@ -29,6 +29,7 @@ from typing import Any
 import yaml
 
 from majora_lite.ops.harness import LiteServer, LiteServerError
+from majora_lite.server.serve import write_atomic  # 0600 here: the CLI runs commands under umask 077
 
 STATE_FILE = "dev.json"
 DEV_USER = "dev"
@@ -76,17 +77,6 @@ def _port_taken(host: str, port: int) -> bool:
     return False
 
 
-def _write_private(path: Path, text: str) -> None:
-    """0600 file, replaced atomically (majora-lite's own writer: it does not import the plugin)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
 def _running(data_dir: Path) -> dict[str, Any] | None:
     """``server.json`` of a majora-lite that is still alive in ``data_dir``, else None."""
     try:
@@ -132,7 +122,7 @@ class DevServer:
         return state
 
     def save(self, state: dict[str, Any]) -> None:
-        _write_private(self.state_file, json.dumps(state, indent=1) + "\n")
+        write_atomic(self.state_file, json.dumps(state, indent=1) + "\n")
 
     def choose_port(self, state: dict[str, Any], port: int | None) -> int:
         """``--port`` if given (and remembered), else the remembered port, else a free one."""
@@ -192,7 +182,7 @@ class DevServer:
         text = yaml.safe_dump(conf, sort_keys=False)
         path = self.home / "config.yaml"
         if not path.exists() or path.read_text() != text:
-            _write_private(path, text)
+            write_atomic(path, text)
 
     def cli(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "snakemake_majora.cli", *args], env=self.client_env,
