@@ -25,6 +25,7 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -78,10 +79,14 @@ def _port_taken(host: str, port: int) -> bool:
 
 
 def _running(data_dir: Path) -> dict[str, Any] | None:
-    """``server.json`` of a majora-lite that is still alive in ``data_dir``, else None."""
+    """``server.json`` of a majora-lite that is still alive in ``data_dir``, else None (a file left by a
+    reboot or a SIGKILL names a dead pid, or a reused one that does not hold the port)."""
     try:
         info = json.loads((data_dir / "server.json").read_text())
         os.kill(int(info["pid"]), 0)
+        host = urlsplit(str(info["url"])).hostname or "127.0.0.1"
+        if not _port_taken(host, int(info["port"])):
+            return None
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return info
