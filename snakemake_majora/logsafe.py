@@ -58,9 +58,10 @@ def fingerprint(secret: str | None) -> str:
     return "sha256:" + hashlib.sha256(secret.encode()).hexdigest()[:8]
 
 
-def register_secret(value: str | None) -> None:
-    """Remember ``value`` so that it is masked in every filtered log record."""
-    if value and len(value) >= _MIN_SECRET_LEN and value.upper() != "OAUTH":
+def register_secret(value: object) -> None:
+    """Remember ``value`` so that it is masked in every filtered log record (text only: a mistyped
+    setting is reported by the config checks, not crashed on here)."""
+    if isinstance(value, str) and len(value) >= _MIN_SECRET_LEN and value.upper() != "OAUTH":
         with _SECRETS_LOCK:
             _SECRETS.add(value)
 
