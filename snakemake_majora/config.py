@@ -21,6 +21,7 @@ import yaml
 
 from .errors import ConfigError
 from .logsafe import register_secret
+from .trust import check_trusted_dir, check_trusted_file
 
 log = logging.getLogger(__name__)
 
@@ -364,10 +365,14 @@ def load_settings(
                 env_vals[key], env_src[key] = env[name], f"${name}"
                 break
 
+    # The home and each configuration file can redirect requests or name the token file: another user
+    # who can change them could send the token to a server of theirs (docs/credentials.md, threat model).
+    check_trusted_dir(home, "snakemake-majora home")
     used_profile = profile
     yaml_vals: dict[str, Any] = {}
     found = False
     if cfg_path.exists():
+        check_trusted_file(cfg_path, "config file")
         data = _load_yaml(cfg_path)
         yaml_vals, yaml_profile = _yaml_layer(data, cfg_path, profile)
         found = yaml_profile is not None and yaml_profile == profile
@@ -377,6 +382,7 @@ def load_settings(
     oc_path = Path(env.get("OCARINA_CONF_FILE") or Path.home() / ".ocarina").expanduser()
     oc_vals: dict[str, Any] = {}
     if oc_path.exists():
+        check_trusted_file(oc_path, "Ocarina config")
         oc_data = _load_json(oc_path)
         oc_vals = _ocarina_layer(oc_data, oc_path, used_profile)
         found = found or (profile is not None and profile in (oc_data.get("profile") or {}))

@@ -15,7 +15,6 @@ import os
 import signal
 import stat
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
@@ -102,13 +101,14 @@ def test_quota_hit_after_the_refresh_keeps_the_new_pair(strict_home, monkeypatch
         return real_replace(tmp, dest)
 
     monkeypatch.setattr(store, "_replace", quota_exceeded)
-    rescue_dir = Path(tempfile.gettempdir()) / f"snakemake-majora-{os.getuid()}"
-    rescue = rescue_dir / (home.token_file.name + ".rescue")
-    rescue.unlink(missing_ok=True)
+    rescue = Path("/nonexistent")
     try:
         with pytest.raises(TokenSaveError) as err:
             mgr.force_refresh()
         msg = str(err.value)
+        # A private directory of ours outside the token dir, the rescue named after this very store.
+        rescue = next(p for p in mgr.store.rescue_paths()[1:] if p.exists())
+        assert rescue.name == mgr.store.rescue_name() and rescue.parent.name.startswith("snakemake-majora")
         assert "credential is at risk" in msg and str(rescue) in msg and "snakemake-majora refresh" in msg
         assert home.read_store() == before  # the store still holds the rotated-away pair
         assert not [p for p in tokens.iterdir() if p.name.endswith(".tmp")]
