@@ -306,15 +306,25 @@ class CredentialManager:
                 with attempt:
                     self.store.write(new)
             self._unsaved = None
+            if reservation.kept:
+                with contextlib.suppress(OSError):
+                    reservation.tmp.unlink()
             log.warning("the token store %s was written on a second attempt (first: %s)", self.path,
                         first.strerror)
             return
         except OSError as exc:
             why = exc.strerror or str(exc)
         rescue = self.store.write_rescue(new)
-        where = (f"it was saved to {rescue} (0600) and is kept in this process's memory"
-                 if rescue else "no rescue file could be written either: it lives only in this process's "
-                 "memory, which keeps working until it exits")
+        kept = reservation.tmp if reservation.kept and reservation.tmp.exists() else None
+        also = f" and {kept}" if kept else ""
+        if rescue:
+            where = f"it was saved to {rescue} (0600){also} and is kept in this process's memory"
+        elif kept:
+            where = (f"no rescue file could be written, but it is in {kept} (0600, next to the store, where "
+                     "the next refresh adopts it) and in this process's memory")
+        else:
+            where = ("no rescue file could be written either: it lives only in this process's memory, "
+                     "which keeps working until it exits")
         msg = (f"the token was refreshed but the token file {self.path} could not be written ({why}); "
                f"the stored refresh token is now dead and the credential is at risk: {where}. Free space "
                "or quota there (or make it writable), then run `snakemake-majora refresh`, which puts the "

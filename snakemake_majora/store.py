@@ -215,6 +215,8 @@ class Reservation:
 
     def __init__(self, store: TokenStore, tmp: Path, fd: int) -> None:
         self.store, self.tmp, self.fd = store, tmp, fd
+        #: True once the record is in ``tmp`` but the rename failed: the file then holds the live pair.
+        self.kept = False
 
     def commit(self, rec: TokenRecord) -> None:
         """Write ``rec`` into the reserved blocks, fsync, rename over the store, fsync the directory."""
@@ -231,8 +233,9 @@ class Reservation:
         try:
             _replace(self.tmp, self.store.path)
         except BaseException:
-            with contextlib.suppress(OSError):
-                self.tmp.unlink()
+            # The file holds a pair Majora may already have rotated to: keep it for recovery (the next
+            # refresher adopts it, newest generation first) rather than leave it only in memory.
+            self.kept = True
             raise
         _fsync_dir(self.store.dir)
 

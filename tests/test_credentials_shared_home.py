@@ -279,7 +279,7 @@ def test_a_reservation_left_holding_the_live_pair_is_adopted(strict_home, tmp_pa
     mgr = CredentialManager(load_settings(config_file=home.home / "config.yaml", env=home.env))
     with pytest.raises(TokenSaveError) as err:
         mgr.force_refresh()
-    assert "no rescue file" in str(err.value)
+    assert "no rescue file could be written, but it is in " in str(err.value)
     restore()
     monkeypatch.setattr(Path, "unlink", real_unlink)
     left = [p for p in tokens.iterdir() if p.name.endswith(".tmp")]
