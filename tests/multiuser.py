@@ -18,11 +18,25 @@ from typing import Any
 import pytest
 
 NAME = "smj-intruder"
+GROUP = "smj-shared"  # a project group the intruder belongs to
 
 
 class OtherUser:
     def __init__(self, uid: int, gid: int) -> None:
         self.uid, self.gid = uid, gid
+
+    def shared_group(self) -> int:
+        """The gid of a group this user is a member of (created once)."""
+        import grp
+
+        try:
+            group = grp.getgrnam(GROUP)
+        except KeyError:
+            subprocess.run(["groupadd", "--system", GROUP], capture_output=True)
+            group = grp.getgrnam(GROUP)
+        if NAME not in group.gr_mem:
+            subprocess.run(["usermod", "-aG", GROUP, NAME], capture_output=True, check=True)
+        return group.gr_gid
 
     def run(self, fn: Callable[..., Any], *args: Any) -> Any:
         """``fn(*args)`` as this user in a forked child; returns its (JSON) result or raises its error."""

@@ -138,6 +138,25 @@ def test_a_home_and_config_another_user_can_change_are_refused(shared_home, othe
     assert trap.connections == 0
 
 
+def test_group_write_is_refused_unless_the_group_is_the_owners_own(shared_home, other_user):  # noqa: F811
+    home = shared_home.home
+    cfg = home / "config.yaml"
+    me = os.stat(home)
+    try:
+        # umask 002 systems: group-writable, but the group is the user's private one (no other member).
+        home.chmod(0o775)
+        cfg.chmod(0o664)
+        assert shared_home.cli("token").returncode == 0
+        # A project group the other user is in: they could replace the config.
+        os.chown(home, -1, other_user.shared_group())
+        res = shared_home.cli("token", check=False)
+        assert res.returncode == 78 and "writable by group/others" in _one_line(res)
+    finally:
+        os.chown(home, -1, me.st_gid)
+        home.chmod(0o755)
+        cfg.chmod(0o600)
+
+
 def test_a_token_record_is_only_sent_to_the_domain_it_was_issued_for(majora_home, trap):
     before = majora_home.read_store()
     # Our own, well-protected config, but it sends our store's token elsewhere (a mistake or a tamper).
