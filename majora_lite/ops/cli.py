@@ -139,6 +139,13 @@ def build_parser() -> argparse.ArgumentParser:
                    "dir, else a free one, then remembered)")
     s.add_argument("--stop", action="store_true", help="stop the server started from this data dir")
 
+    s = with_dir(sub.add_parser("faults", help="show (or --set/--clear) a running server's fault rules"))
+    g = s.add_mutually_exclusive_group()
+    g.add_argument("--set", type=_faults_arg, default=None, metavar="JSON", help="replace the rules")
+    g.add_argument("--clear", action="store_true", help="remove every rule")
+    s = with_dir(sub.add_parser("counters", help="show (or --reset) a running server's request counters"))
+    s.add_argument("--reset", action="store_true", help="reset them to zero")
+
     s = sub.add_parser("approve", help="log in and approve an authorize URL; prints the callback URL")
     s.add_argument("--url", required=True, help="majora-lite base URL")
     s.add_argument("--username", required=True)
@@ -226,6 +233,26 @@ def run_setup(spec: dict) -> dict:
     return out
 
 
+def _admin_call(args: argparse.Namespace) -> int:
+    """``faults`` / ``counters``: the running server's ``/_lite/*`` endpoints, with its admin secret."""
+    from majora_lite.ops.lite_admin import LiteAdminError, call
+
+    try:
+        if args.cmd == "faults":
+            if args.set is not None:
+                out = call(args.data_dir, "POST", "faults", args.set)
+            else:
+                out = call(args.data_dir, "DELETE" if args.clear else "GET", "faults")
+        else:
+            out = call(args.data_dir, "POST" if args.reset else "GET",
+                       "counters/reset" if args.reset else "counters")
+    except LiteAdminError as exc:
+        print(f"majora-lite {args.cmd}: {exc}", file=sys.stderr)
+        return EX_UNAVAILABLE
+    _print(out)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns a sysexits-style status."""
     args = build_parser().parse_args(argv)
@@ -265,6 +292,9 @@ def _run(args: argparse.Namespace) -> int:
             return EX_USAGE
         return dev.run(args.data_dir, args.port, args.stop)
 
+    if args.cmd in ("faults", "counters"):
+        return _admin_call(args)
+
     from majora_lite.server import settings
 
     opts = settings.ServerOptions()
@@ -284,6 +314,8 @@ def _run(args: argparse.Namespace) -> int:
     try:
         data_dir = settings.configure(args.data_dir, opts)
         settings.migrate(data_dir)
+        if args.cmd == "start":
+            settings.admin_secret(data_dir)  # made (or checked) before serving, so errors name the file
     except OSError as exc:
         print(f"majora-lite: cannot use data directory {args.data_dir}: {exc.strerror}", file=sys.stderr)
         return EX_CONFIG
