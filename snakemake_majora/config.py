@@ -262,6 +262,19 @@ def _load_json(path: Path) -> dict[str, Any]:
     return data
 
 
+def _did_you_mean(unknown: list[Any], allowed: list[str]) -> str:
+    """``; did you mean client_secret? allowed keys: ...`` for an unknown-key message."""
+    import difflib
+
+    hints = []
+    for key in unknown:
+        near = difflib.get_close_matches(str(key).replace("-", "_").lower(), allowed, n=1, cutoff=0.6)
+        if near:
+            hints.append(f"{near[0]} (for {key})" if len(unknown) > 1 else near[0])
+    mean = f"; did you mean {', '.join(hints)}?" if hints else ""
+    return f"{mean} allowed keys: {', '.join(sorted(allowed))}"
+
+
 def _yaml_layer(data: dict[str, Any], path: Path, profile: str | None) -> tuple[dict[str, Any], str | None]:
     """Root-level keys, overlaid by the chosen profile. Returns (values, profile name used)."""
     profiles = data.get("profiles") or {}
@@ -280,9 +293,10 @@ def _yaml_layer(data: dict[str, Any], path: Path, profile: str | None) -> tuple[
         prof = profiles[name] or {}
         if not isinstance(prof, dict):
             raise ConfigError(f"profile {name!r} in {path} must be a mapping")
-        unknown = sorted(set(prof) - set(_KEYS) - {"token"})
+        unknown = sorted(set(prof) - set(_KEYS) - {"token"}, key=str)
         if unknown:
-            raise ConfigError(f"unknown key(s) {', '.join(unknown)} in profile {name!r} of {path}")
+            raise ConfigError(f"unknown key(s) {', '.join(map(str, unknown))} in profile {name!r} of {path}"
+                              f"{_did_you_mean(unknown, [*_KEYS, 'token'])}")
         values.update(prof)
     if "token" in values and "api_key" not in values:
         values["api_key"] = values.pop("token")
