@@ -1,7 +1,8 @@
 """Exception hierarchy. Every expected failure carries a one-line message and a sysexits exit code.
 
 The CLI prints ``snakemake-majora: error: <message>`` and exits with ``exit_code``; library users catch
-``MajoraError`` (or a subclass). Messages never contain secrets or response bodies.
+``MajoraError`` (or a subclass). Messages never contain secrets or response bodies (Majora's own one-line
+reasons, its ``messages`` or a DRF ``detail``, may be quoted; the response itself rides on ``response``).
 """
 
 from __future__ import annotations

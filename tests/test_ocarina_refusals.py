@@ -119,14 +119,13 @@ def test_500_on_a_read_is_dumped_after_the_retries(majora_home):
 
 @pytest.mark.parametrize("drop", ["MAJORA_DOMAIN", "MAJORA_USER", "MAJORA_TOKEN", "CLIENT_ID",
                                   "CLIENT_SECRET"])
-def test_env_without_a_required_key_exits_78(majora_home, drop):
-    lite = majora_home.lite
+def test_env_without_a_required_key_exits_78(lite, tmp_path, drop):
+    home = MajoraHome(lite, tmp_path, login=False)  # refused before any token is needed
     env = {"MAJORA_DOMAIN": lite.url, "MAJORA_USER": lite.username, "MAJORA_TOKEN": "OAUTH",
            "CLIENT_ID": lite.client_id, "CLIENT_SECRET": lite.client_secret}
     del env[drop]
     before = _calls(lite, "/api/v2/artifact/biosample/get/")
-    res = _ocarina(majora_home, "--env", "--oauth", "get", "biosample", "--central-sample-id", "BIRM-00001",
-                   env=env)
+    res = _ocarina(home, "--env", "--oauth", "get", "biosample", "--central-sample-id", "BIRM-00001", env=env)
     assert res.returncode == 78
     assert res.stderr.strip().splitlines() == [res.stderr.strip()]
     assert res.stderr.startswith("[FAIL] ") and f"(missing: {drop})" in res.stderr
