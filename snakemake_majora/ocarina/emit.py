@@ -130,23 +130,16 @@ class Emitter:
         ``payload`` is changed in place, as Ocarina changes it (callers rely on that for later requests).
         """
         params = payload.pop("params", None) or None
-        settings = self.client.settings
-        # What the client adds to every body, so the dump shows what was sent.
-        payload["client_name"] = CLIENT_NAME
-        payload["client_version"] = __version__
-        if self.sudo_as:
-            payload["sudo_as"] = self.sudo_as
         quiet = quiet or self.quiet
         payload.pop("quiet", None)
         payload.pop("env", None)
         angry = bool(payload.get("angry"))
         if angry:
             del payload["angry"]
-        payload["username"] = settings.user
         if endpoint.version in (0, 3) and not self.oauth_flag:
             stop(EX_USAGE, "--oauth is required with experimental or v3 API endpoints")
         self.require_oauth_flag()
-        payload["token"] = "OAUTH" if settings.oauth else str(settings.api_key)
+        self._envelope(payload)
         try:
             r = self.client.raw_request(endpoint.path, payload, method=endpoint.method, params=params,
                                         read=endpoint.read)
@@ -218,7 +211,7 @@ class Emitter:
             if args.task_id:
                 answer = client.wait_task(str(args.task_id), timeout)
             else:
-                answer = client._task_of(begin(), "the query", begin, timeout)
+                answer = client._task_of(begin(), start.path.strip("/"), begin, timeout)
         except TaskPending:
             state = "PENDING"
         except TaskFailed:
