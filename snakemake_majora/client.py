@@ -35,6 +35,7 @@ from .errors import (
     AuthError,
     MajoraError,
     NotFoundError,
+    RefusedError,
     ServerError,
     TemporaryError,
     UsageError,
@@ -68,10 +69,12 @@ MDV_GET = "api/v3/mdv/"
 
 
 class _Retryable(Exception):
-    def __init__(self, what: str, retry_after: float = 0.0, status: int | None = None) -> None:
+    def __init__(self, what: str, retry_after: float = 0.0, status: int | None = None,
+                 response: requests.Response | None = None) -> None:
         super().__init__(what)
         self.retry_after = retry_after
         self.status = status
+        self.response = response
 
 
 class _AnswerLost(Exception):
@@ -90,6 +93,14 @@ class TaskResultLost(TemporaryError):
     """The reply carrying an async task's result was lost; only starting the query again can help."""
 
 
+class TaskPending(TemporaryError):
+    """An async task had not finished by the deadline (``snakemake-majora ocarina`` exits 65 on it)."""
+
+
+class TaskFailed(ServerError):
+    """Majora reports the async task's state as FAILURE."""
+
+
 def _wait(rs: Any) -> float:
     exc = rs.outcome.exception() if rs.outcome else None
     base = wait_random_exponential(multiplier=0.5, max=15)(rs)
@@ -99,6 +110,17 @@ def _wait(rs: Any) -> float:
 def _is_auth_failure(r: requests.Response) -> bool:
     # Majora answers a dead/expired bearer on v2 with 400 and an empty body (never 401); v3 says 401/403.
     return r.status_code in (401, 403) or (r.status_code == 400 and not r.content.strip())
+
+
+def _refusal(path: str, r: requests.Response) -> str:
+    """``api/v3/mdv (HTTP 403: You do not have permission ...)``: the call, the status and Majora's own
+    ``detail`` (DRF's one-line reason; v2 refusals have an empty body)."""
+    try:
+        detail = r.json().get("detail") if r.content.strip() else None
+    except (ValueError, AttributeError):
+        detail = None
+    said = f": {' '.join(detail.split())[:200]}" if isinstance(detail, str) and detail.strip() else ""
+    return f"{path.strip('/')} (HTTP {r.status_code}{said})"
 
 
 class MajoraClient:
@@ -163,11 +185,15 @@ class MajoraClient:
             if not (_is_auth_failure(r) or scope_error):
                 return r
             if not cred.oauth:
+                if self._token_works(cred):
+                    raise RefusedError(
+                        f"Majora refused {_refusal(path, r)} although the API key works: the account "
+                        f"{self.settings.user} lacks a permission this call needs (or the right to "
+                        "--sudo-as); ask a Majora administrator", response=r)
                 raise AuthError(
                     f"Majora refused the API key for user {self.settings.user} (HTTP {r.status_code}): the "
-                    f"key may "
-                    "have expired (keys last a few days), not match the user, or lack the permission for "
-                    f"{path.strip('/')}; renew it in Majora's web interface")
+                    "key may have expired (keys last a few days) or not match the user; renew it in Majora's "
+                    "web interface", response=r)
             rec = self.credentials.store.read(force=True)
             if rec is not None and not rec.invalid and rec.access_token != cred.secret:
                 log.debug("request rejected with a stale token; the store has generation %d", rec.generation)
@@ -176,18 +202,18 @@ class MajoraClient:
             if refreshed or self._token_works(cred):
                 if scope_error:
                     return r  # a real scope problem: the envelope raises with Majora's message
-                raise AuthError(
-                    f"Majora refused {path.strip('/')} (HTTP {r.status_code}) although the token is valid: "
-                    f"the "
-                    f"account {self.settings.user} may lack the permission, or the token the scope; check "
-                    f"the "
-                    "scopes: setting and run `snakemake-majora login`")
+                # The token works (the probe, or a fresh refresh, says so): a new login would not help.
+                v3 = " or the token the call's scope (see the scopes: setting)" if "/v3/" in path else ""
+                raise RefusedError(
+                    f"Majora refused {_refusal(path, r)} although the token is valid: the account "
+                    f"{self.settings.user} lacks a permission or grant this call needs (a dataview grant, "
+                    f"the right to --sudo-as){v3}; ask a Majora administrator", response=r)
             new = self.credentials.on_unauthorized(cred)
             refreshed = True
             if new is None:  # pragma: no cover - API-key mode handled above
                 break
             cred = new
-        raise AuthError(f"Majora kept refusing {path.strip('/')}; run `snakemake-majora login`")
+        raise AuthError(f"Majora kept refusing {path.strip('/')}; run `snakemake-majora login`", response=r)
 
     def _token_works(self, cred: Credential) -> bool:
         """Probe a token with a scopeless call, so that a real permission error does not trigger a refresh
@@ -221,8 +247,9 @@ class MajoraClient:
         except _Retryable as exc:
             if exc.status and exc.status >= 500 and exc.status != 503:
                 raise ServerError(f"Majora failed on {path.strip('/')} (HTTP {exc.status}) after retries",
-                                  status=exc.status) from None
-            raise TemporaryError(f"{path.strip('/')}: {exc}; try again later") from None
+                                  status=exc.status, response=exc.response) from None
+            raise TemporaryError(f"{path.strip('/')}: {exc}; try again later",
+                                 response=exc.response) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _send_once(self, method: str, url: str, payload: dict | None, params: dict | None,
@@ -245,11 +272,11 @@ class MajoraClient:
                 "been applied: check before retrying") from None
         if r.status_code in (429, 503):
             raise _Retryable(f"Majora is busy (HTTP {r.status_code})",
-                             retry_after_seconds(r.headers.get("Retry-After")), r.status_code)
+                             retry_after_seconds(r.headers.get("Retry-After")), r.status_code, r)
         if r.status_code >= 500 and once:
             raise _AnswerLost(f"HTTP {r.status_code} from {url}")
         if r.status_code >= 500 and read:
-            raise _Retryable(f"HTTP {r.status_code}", status=r.status_code)
+            raise _Retryable(f"HTTP {r.status_code}", status=r.status_code, response=r)
         return r
 
     def _envelope(self, r: requests.Response, path: str, body: dict[str, Any] | None = None,
@@ -308,9 +335,9 @@ class MajoraClient:
                 with attempt:
                     data = self._task_get_once(task_id)
         except _TaskPending as exc:
-            raise TemporaryError(f"Majora task {task_id} still {exc.state} after "
-                                 f"{time.monotonic() - t0:.0f}s; "
-                                 f"fetch it later with `snakemake-majora get task {task_id}`") from None
+            raise TaskPending(f"Majora task {task_id} still {exc.state} after "
+                              f"{time.monotonic() - t0:.0f}s; "
+                              f"fetch it later with `snakemake-majora get task {task_id}`") from None
         atomic_write_private(f, json.dumps(data).encode())
         return data
 
@@ -328,21 +355,23 @@ class MajoraClient:
         if state == "SUCCESS":
             return data
         if state == "FAILURE":
-            raise ServerError(f"Majora task {task_id} failed", messages=data.get("messages"))
+            raise TaskFailed(f"Majora task {task_id} failed", messages=data.get("messages"))
         if state == "PERMISSION_DENIED":
             raise AuthError(f"Majora task {task_id} belongs to another user")
         raise _TaskPending(state)
 
     def _task_of(self, data: dict[str, Any], what: str,
-                 restart: Callable[[], dict[str, Any]] | None = None) -> dict[str, Any]:
-        """The result of the task ``data`` started. If its one-time answer is lost on the way, the query
-        (always a read here) is started again with ``restart``, at most twice."""
+                 restart: Callable[[], dict[str, Any]] | None = None,
+                 timeout: float | None = None) -> dict[str, Any]:
+        """The result of the task ``data`` started (within ``timeout``, see :meth:`wait_task`). If its
+        one-time answer is lost on the way, the query (always a read here) is started again with
+        ``restart``, at most twice."""
         for tries_left in (2, 1, 0):
             tasks = data.get("tasks") or []
             if not tasks:
                 raise ServerError(f"Majora did not start a task for {what}")
             try:
-                return self.wait_task(str(tasks[0]))
+                return self.wait_task(str(tasks[0]), timeout)
             except TaskResultLost as exc:
                 if restart is None or not tries_left:
                     raise

@@ -20,6 +20,16 @@ from ..errors import ConfigError
 
 #: Ocarina's own switches, read from its configuration (``OCARINA_NO_BANNER``, ``OCARINA_QUIET``).
 _SWITCHES = ("OCARINA_NO_BANNER", "OCARINA_QUIET")
+#: What ``ocarina --env`` needs in the environment (each key: the variables Ocarina accepts for it). Ocarina
+#: also requires the OAuth client in API-key mode; MAJORA_DOMAIN is required here, where Ocarina falls back
+#: to https://example.org/ (and fails there).
+ENV_REQUIRED = {"MAJORA_DOMAIN": ("MAJORA_DOMAIN",), "MAJORA_USER": ("MAJORA_USER",),
+                "MAJORA_TOKEN": ("MAJORA_TOKEN",), "CLIENT_ID": ("CLIENT_ID", "MAJORA_CLIENT_ID"),
+                "CLIENT_SECRET": ("CLIENT_SECRET", "MAJORA_CLIENT_SECRET")}
+
+
+class EnvIncomplete(ConfigError):
+    """``--env`` without every variable Ocarina requires (Ocarina exits 78 before sending anything)."""
 
 
 @dataclass
@@ -62,6 +72,10 @@ def load(use_env: bool, profile: str | None, oauth: bool) -> OcarinaConfig:
         if profile:
             sys.stderr.write("[WARN] Cannot use --profile with --env, profile will be ignored.\n")
             profile = None
+        missing = [key for key, names in ENV_REQUIRED.items() if not any(env.get(n) for n in names)]
+        if missing:
+            raise EnvIncomplete(f"{', '.join(ENV_REQUIRED)} must be set in your environment with --env "
+                                f"(missing: {', '.join(missing)})")
         # Ocarina ignores its file with --env; so do we, by pointing the resolution at an empty one.
         env["OCARINA_CONF_FILE"] = os.devnull
         switches = {k: env[k] for k in _SWITCHES if env.get(k)}
