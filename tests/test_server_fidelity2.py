@@ -1,0 +1,186 @@
+"""majora-lite against Majora's rules, second round (issue 22 items 1-9), with values of its own.
+
+One unseeded server for the module: user kite (org KITE, every permission), the shipped QC definitions.
+Each test names the Majora code it follows (``majora2/tasks.py``, ``majora2/api_views.py``, ...).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import pytest
+import requests
+
+from majora_lite.ops.harness import LiteServer
+
+READ_PAGS = "majora2.temp_can_read_pags_via_api"
+TEST = "cog-uk-elan-minimal-qc"
+TODAY = dt.datetime.now(dt.UTC).date()
+TARGETS = "'artifact', 'group' or 'process'"
+
+
+class Kite:
+    """kite's API keys and helpers to call majora-lite as kite."""
+
+    def __init__(self, server: LiteServer) -> None:
+        self.server = server
+        self.keys = {None: server.apikey("kite"), READ_PAGS: server.apikey("kite", permission=READ_PAGS)}
+
+    def post(self, endpoint: str, perm: str | None = None, /, **fields) -> requests.Response:
+        body = {"username": "kite", "token": self.keys[perm], **fields}
+        return requests.post(f"{self.server.url}/api/v2/{endpoint}", json=body, timeout=60)
+
+    def call(self, endpoint: str, perm: str | None = None, /, **fields) -> dict:
+        r = self.post(endpoint, perm, **fields)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def task(self, **fields) -> dict:
+        """Start ``pag/qc/get`` and poll ``task/get`` until the task leaves PENDING."""
+        started = self.call("pag/qc/get/", READ_PAGS, **fields)
+        assert started["errors"] == 0, started
+        for _ in range(600):
+            res = self.call("majora/task/get/", READ_PAGS, task_id=started["tasks"][0])
+            if res["task"]["state"] != "PENDING":
+                return res
+            time.sleep(0.05)
+        raise AssertionError("task still PENDING")
+
+
+@pytest.fixture(scope="module")
+def kite(tmp_path_factory):
+    server = LiteServer(tmp_path_factory.mktemp("fidelity2") / "data")
+    server.setup(
+        {
+            "users": [{"username": "kite", "password": "kite-pw", "org": "KITE", "all_perms": True}],
+            "qc": ["majora_lite/data/qc"],
+        }
+    )
+    server.start()
+    try:
+        yield Kite(server)
+    finally:
+        server.stop()
+
+
+def add_sample(kite: Kite, sample: str) -> None:
+    body = {
+        "central_sample_id": sample,
+        "collection_date": str(TODAY - dt.timedelta(days=6)),
+        "received_date": str(TODAY - dt.timedelta(days=5)),
+        "adm1": "UK-SCT",
+        "is_surveillance": "Y",
+    }
+    out = kite.call("artifact/biosample/add/", biosamples=[body])
+    assert out["errors"] == 0, out
+
+
+def publish(kite: Kite, sample: str, name: str, path: str) -> None:
+    """A consensus of ``sample`` filed into PAG ``name``, with mapping metrics and an elan-minimal PASS."""
+    body = {
+        "path": path,
+        "sep": "/",
+        "current_name": path.rsplit("/", 1)[1],
+        "current_fext": "fa",
+        "current_hash": "c" * 32,
+        "current_size": 29777,
+        "resource_type": "consensus",
+        "pipe_hook": f"kitepipe-{sample}",
+        "pipe_kind": "",
+        "pipe_name": "kitepipe",
+        "pipe_version": "0.9",
+        "source_artifact": [sample],
+        "bridge_artifact": sample,
+        "publish_group": name,
+        "metadata": {"sequencing": {"platform": "ILLUMINA"}},
+    }
+    assert kite.call("artifact/file/add/", **body)["errors"] == 0
+    metrics = {
+        "mapping": {"num_pos": 29777, "mean_cov": 61.5, "pc_pos_cov_gte10": 98.5, "pc_pos_cov_gte20": 97.0}
+    }
+    assert kite.call("meta/metric/add/", artifact_path=path, metrics=metrics)["errors"] == 0
+    out = kite.call("meta/qc/add/", publish_group=name, test_name=TEST, test_version=3)
+    assert out["errors"] == 0, out
+
+
+def register_run(kite: Kite, sample: str, library: str, run: str) -> None:
+    pool = {"library_source": "VIRAL_RNA", "library_strategy": "AMPLICON", "library_selection": "PCR"}
+    out = kite.call(
+        "artifact/library/add/",
+        library_name=library,
+        library_layout_config="PAIRED",
+        library_seq_kit="KITEKIT",
+        library_seq_protocol="KITEPROT",
+        biosamples=[{"central_sample_id": sample, **pool}],
+    )
+    assert out["errors"] == 0, out
+    runs = [{"run_name": run, "instrument_make": "ILLUMINA", "instrument_model": "MiniSeq"}]
+    assert kite.call("process/sequencing/add/", library_name=library, runs=runs)["errors"] == 0
+
+
+# ------------------------------------------------------------------ item 1 and 2
+
+
+def test_a_pag_without_its_run_fails_the_listing_until_the_run_exists(kite):
+    # tasks.py task_get_pag_v2: a biosample's PAG is looked up through the run named after its ":".
+    add_sample(kite, "KITE-R1")
+    publish(kite, "KITE-R1", "KITEPUB/KITE-R1/KITE:KRUN-07", "/kite/KRUN-07/KITE-R1.fa")
+    res = kite.task(test_name=TEST)
+    assert res["task"] == {"id": res["task"]["id"], "state": "FAILURE", "cleaned": False}
+    assert res["warnings"] == 1 and res["messages"] == ["Task is not (yet) SUCCESS..."]
+    assert "get" not in res
+    # mode pagfiles reads no run: its task succeeds, and its dates go through Celery's JSON.
+    files = kite.task(test_name=TEST, mode="pagfiles")
+    assert files["task"]["state"] == "SUCCESS"
+    ((name, kind, path, _md5, size, suppressed, is_pass, published),) = files["get"]["result"]
+    assert (name, kind, path, size, suppressed, is_pass) == (
+        "KITEPUB/KITE-R1/KITE:KRUN-07", "consensus", "/kite/KRUN-07/KITE-R1.fa", 29777, False, True
+    )
+    assert published in {f"{day}T00:00:00" for day in (TODAY, dt.datetime.now(dt.UTC).date())}
+    # Once the run is registered, the default listing works again.
+    register_run(kite, "KITE-R1", "KITE-LIB-07", "KRUN-07")
+    res = kite.task(test_name=TEST)
+    assert res["task"]["state"] == "SUCCESS"
+    ((row,),) = [res["get"]["result"]]
+    assert row["pag"]["artifacts"]["sequencing"][0]["run_name"] == "KRUN-07"
+    assert row["pag"]["artifacts"]["library"][0]["seq_kit"] == "KITEKIT"
+
+
+# ------------------------------------------------------------------ item 7
+
+
+def test_unparseable_dates_are_the_tasks_errors(kite):
+    # tasks.py _get_pags_by_qc_options: the view starts the task; the task reports strptime's message.
+    res = kite.task(test_name=TEST, suppressed_after="07/11/2026")
+    assert res["task"]["state"] == "SUCCESS"
+    assert res["errors"] == 1 and res["get"] == {"result": [], "count": 0}
+    assert res["messages"] == [
+        "time data '07/11/2026' does not match format '%Y-%m-%d'",
+        "No PAGs found.",
+    ]
+    # A bad published_after is reported and its filter dropped: the listing goes on.
+    res = kite.task(test_name=TEST, mode="pagfiles", published_after="2026-13-01", suppressed_after=20261107)
+    assert res["errors"] == 2 and res["messages"] == [
+        "time data '2026-13-01' does not match format '%Y-%m-%d'",
+        "strptime() argument 1 must be str, not int",
+        "No PAGs found",
+    ]
+
+
+# ------------------------------------------------------------------ item 9
+
+
+def test_tag_add_with_a_process_id_that_is_no_uuid(kite):
+    # forms.py TestMetadataForm: process is a ModelChoiceField on a UUID primary key; Django's UUIDField
+    # message comes first, then the form's own "provide one" error on all three targets.
+    must = {"message": f"You must provide one {TARGETS} to attach metadata to", "code": ""}
+    out = kite.call("meta/tag/add/", process="run-KITE-9", metadata={"kite": {"note": "x"}})
+    assert out["errors"] == 1 and out["ignored"] == ["metadata__kite__note"]
+    (errors,) = out["messages"]
+    assert errors["process"] == [{"message": "'run-KITE-9' is not a valid UUID.", "code": "invalid"}, must]
+    assert errors["artifact"] == errors["group"] == [must]
+    # A well-formed UUID that names no process is the choice error, as before.
+    unknown = "0b9c3f5e-1d2a-4c3b-9e8f-7a6b5c4d3e2f"
+    out = kite.call("meta/tag/add/", process=unknown, metadata={"kite": {"n": "y"}})
+    assert out["messages"][0]["process"][0]["code"] == "invalid_choice"
