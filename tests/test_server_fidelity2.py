@@ -184,3 +184,30 @@ def test_tag_add_with_a_process_id_that_is_no_uuid(kite):
     unknown = "0b9c3f5e-1d2a-4c3b-9e8f-7a6b5c4d3e2f"
     out = kite.call("meta/tag/add/", process=unknown, metadata={"kite": {"n": "y"}})
     assert out["messages"][0]["process"][0]["code"] == "invalid_choice"
+
+
+# ------------------------------------------------------------------ item 8
+
+
+def test_http_edges(kite):
+    url = kite.server.url
+    body = {"username": "kite", "token": kite.keys[None], "central_sample_id": "KITE-H1"}
+    # Django's APPEND_SLASH (as deployed): no trailing slash is a 301 to the path with it, empty body.
+    r = requests.post(f"{url}/api/v2/artifact/biosample/get", json=body, timeout=30, allow_redirects=False)
+    assert (r.status_code, r.content, r.headers["Location"]) == (301, b"", "/api/v2/artifact/biosample/get/")
+    # Ocarina's doubled slashes are merged by the front end, as before.
+    r = requests.post(f"{url}//api/v2/artifact/biosample/get//", json=body, timeout=30, allow_redirects=False)
+    assert r.status_code == 200 and r.json()["request"]
+    # biosample add/update are a class-based View with only post(): other methods are Django's 405.
+    for method in ("PUT", "GET", "DELETE"):
+        r = requests.request(method, f"{url}/api/v2/artifact/biosample/add/", json=body, timeout=30)
+        assert (r.status_code, r.content, r.headers["Allow"]) == (405, b"", "POST, OPTIONS"), method
+    r = requests.options(f"{url}/api/v2/artifact/biosample/update/", timeout=30)
+    assert (r.status_code, r.content, r.headers["Allow"]) == (200, b"", "POST, OPTIONS")
+    # The function views answer any other method with wrap_api_v2's empty 400.
+    r = requests.put(f"{url}/api/v2/meta/tag/add/", json=body, timeout=30)
+    assert (r.status_code, r.content) == (400, b"")
+    # Majora has no task/delete endpoint: 404 with or without the slash (no 301 to a path that is not there).
+    for path in ("/api/v2/majora/task/delete/", "/api/v2/majora/task/delete"):
+        r = requests.post(url + path, json={**body, "task_id": "x"}, timeout=30, allow_redirects=False)
+        assert r.status_code == 404, path

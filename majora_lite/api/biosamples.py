@@ -506,7 +506,8 @@ add_biosample = v2(
         "majora2.add_biosampleartifact majora2.change_biosampleartifact majora2.add_biosamplesource "
         "majora2.change_biosamplesource majora2.add_biosourcesamplingprocess "
         "majora2.change_biosourcesamplingprocess"
-    )
+    ),
+    class_view=True,  # Majora's BiosampleArtifactEndpointView
 )(_biosample_add)
 
 
@@ -516,6 +517,7 @@ update_biosample = v2(
         "majora2.change_biosourcesamplingprocess"
     ),
     partial=True,
+    class_view=True,
 )(_biosample_add)
 
 
