@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+import uuid
 
 import pytest
 import requests
@@ -211,3 +212,36 @@ def test_http_edges(kite):
     for path in ("/api/v2/majora/task/delete/", "/api/v2/majora/task/delete"):
         r = requests.post(url + path, json={**body, "task_id": "x"}, timeout=30, allow_redirects=False)
         assert r.status_code == 404, path
+
+
+# ------------------------------------------------------------------ item 3
+
+
+def test_biosample_source_ids_are_uuids_and_ct_bounds_are_floats(kite):
+    # models.py: BiosampleSource is a MajoraArtifactGroup (UUID id); ThresholdCycle's min_ct/max_ct are
+    # FloatFields, so a ct whose only record is refused reads back as 0.0, not 0.
+    body = {
+        "central_sample_id": "KITE-C3",
+        "collection_date": str(TODAY - dt.timedelta(days=4)),
+        "adm1": "UK-SCT",
+        "is_surveillance": "N",
+        "biosample_source_id": "KITE-PATIENT-3",
+        "metrics": {"ct": {"records": {"1": {"ct_value": 27.5, "test_platform": "KITEPLAT",
+                                              "test_target": "E", "test_kit": "INHOUSE"}}}},
+    }
+    out = kite.call("artifact/biosample/add/", biosamples=[body])
+    (source,) = [t for t in out["new"] if t[0] == "Biosample Source"]
+    assert source[2] == "KITE-PATIENT-3" and str(uuid.UUID(source[1])) == source[1]
+    got = kite.call("artifact/biosample/get/", central_sample_id="KITE-C3")["get"]["KITE-C3"]
+    ct = got["metrics"]["ct"]
+    assert (ct["min_ct"], ct["max_ct"]) == (0.0, 0.0)
+    assert type(ct["min_ct"]) is float and type(ct["max_ct"]) is float
+    # A valid record: the bounds are that record's value.
+    body["central_sample_id"] = "KITE-C4"
+    body["metrics"]["ct"]["records"]["1"]["test_platform"] = "ROCHE_COBAS"
+    body["biosample_source_id"] = "KITE-PATIENT-4"
+    out = kite.call("artifact/biosample/add/", biosamples=[body])
+    (other,) = [t for t in out["new"] if t[0] == "Biosample Source"]
+    assert str(uuid.UUID(other[1])) == other[1] != source[1]
+    ct = kite.call("artifact/biosample/get/", central_sample_id="KITE-C4")["get"]["KITE-C4"]["metrics"]["ct"]
+    assert (ct["min_ct"], ct["max_ct"], ct["num_tests"]) == (27.5, 27.5, 1)

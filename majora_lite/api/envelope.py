@@ -200,7 +200,7 @@ def format_tuple(obj: Any) -> list:
     if isinstance(obj, models.DNASequencingProcess):
         return ["Sequencing", str(obj.id), ""]
     if isinstance(obj, models.BiosampleSource):
-        return ["Biosample Source", str(obj.pk), obj.dice_name]
+        return ["Biosample Source", str(obj.uuid), obj.dice_name]
     if isinstance(obj, models.AbstractBioinformaticsProcess):
         return [obj.kind, str(obj.id), ""]  # a process: no name, as every Majora process
     if isinstance(obj, models.DigitalResourceNode):

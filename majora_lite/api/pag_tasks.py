@@ -10,6 +10,7 @@ import datetime as dt
 
 from django.db.models import Prefetch
 
+from majora_lite.api import structs
 from majora_lite.majora2 import models
 
 
@@ -158,7 +159,7 @@ def _pag_biosample(bs, metrics) -> dict:
     """One ``artifacts.biosample`` entry, from prefetched rows (no per-sample queries)."""
     p = bs.created
     org = p.submission_org if p else None
-    ct = metrics.get("ct", {})
+    ct = structs.ct_struct(metrics.get("ct", {}))
     surveillance = p.is_surveillance if p else None
     return {
         "central_sample_id": bs.central_sample_id,
