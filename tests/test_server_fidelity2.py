@@ -245,3 +245,37 @@ def test_biosample_source_ids_are_uuids_and_ct_bounds_are_floats(kite):
     assert str(uuid.UUID(other[1])) == other[1] != source[1]
     ct = kite.call("artifact/biosample/get/", central_sample_id="KITE-C4")["get"]["KITE-C4"]["metrics"]["ct"]
     assert (ct["min_ct"], ct["max_ct"], ct["num_tests"]) == (27.5, 27.5, 1)
+
+
+# ------------------------------------------------------------------ item 4
+
+
+def test_biosample_get_of_a_file_id_is_the_files_struct(kite):
+    # api_views.py get_biosample: any artifact by dice name (a file's is its UUID), then its as_struct().
+    add_sample(kite, "KITE-F4")
+    path = "/kite/KRUN-44/KITE-F4.fa"
+    body = {
+        "path": path, "sep": "/", "current_name": "KITE-F4.fa", "current_fext": "fa",
+        "current_hash": "4" * 32, "current_size": 29444, "resource_type": "consensus",
+        "pipe_hook": "kitepipe-F4", "pipe_kind": "", "pipe_name": "kitepipe", "pipe_version": "0.9",
+        "source_artifact": ["KITE-F4"], "metadata": {"sequencing": {"platform": "ILLUMINA"}},
+    }
+    out = kite.call("artifact/file/add/", **body)
+    ((_kind, file_id, _name),) = [t for t in out["new"] if t[0] == "Digital Resource"]
+    mapping = {"num_pos": 29444, "mean_cov": 42.0, "pc_pos_cov_gte10": 95.5, "pc_pos_cov_gte20": 90.0}
+    metrics = {"mapping": mapping}
+    assert kite.call("meta/metric/add/", artifact_path=path, metrics=metrics)["errors"] == 0
+    got = kite.call("artifact/biosample/get/", central_sample_id=file_id)
+    assert got["errors"] == 0
+    assert got["get"] == {
+        file_id: {
+            "current_path": path,
+            "current_name": "KITE-F4.fa",
+            "current_hash": "4" * 32,
+            "current_size": 29444,
+            "current_kind": "consensus",
+            "metadata": {"sequencing": {"platform": "ILLUMINA"}},
+            "metrics": {"mapping": {"num_pos": 29444, "pc_pos_cov_gte10": 95.5, "pc_pos_cov_gte20": 90.0,
+                                    "mean_cov": 42.0}},
+        }
+    }

@@ -219,13 +219,15 @@ def run_struct(run: models.DNASequencingProcess, deep: bool = True) -> dict:
 
 
 def file_struct(resource: models.DigitalResourceArtifact) -> dict:
-    """A digital resource as an artifact struct."""
+    """Majora's ``DigitalResourceArtifact.as_struct`` (what ``biosample/get`` of a file's id answers)."""
     return {
-        "id": str(resource.id),
         "current_path": resource.current_path,
-        "current_kind": resource.current_kind,
+        "current_name": resource.current_name,
         "current_hash": resource.current_hash,
         "current_size": resource.current_size,
+        "current_kind": resource.current_kind,
+        "metadata": metadata_struct(resource),
+        "metrics": metrics_struct(resource),
     }
 
 
