@@ -279,3 +279,22 @@ def test_biosample_get_of_a_file_id_is_the_files_struct(kite):
                                     "mean_cov": 42.0}},
         }
     }
+
+
+# ------------------------------------------------------------------ item 5
+
+
+def test_put_file_directories_are_not_listable_and_a_bare_node_crashes(kite):
+    # form_handlers.py handle_testdigitalresource makes directories without a hard path; util.get_mag
+    # (group/mag/get) finds directories by hard path only, and indexes path[0] (IndexError on NODE://).
+    body = {
+        "path": "/kite/lab5/run5/KITE-F5.fa", "sep": "/", "current_name": "KITE-F5.fa", "current_fext": "fa",
+        "current_hash": "5" * 32, "current_size": 29555, "resource_type": "consensus", "pipe_hook": "kite-5",
+    }  # no node_name: the uploader's institute code (KITE), made on first use
+    out = kite.call("artifact/file/add/", **body)
+    assert out["errors"] == 0 and out["messages"] == ["MAG not found from hard path"]
+    for path in ("KITE:///kite/lab5/run5", "KITE:///kite/lab5", "KITE:///kite"):
+        got = kite.call("group/mag/get/", path=path)
+        assert (got["errors"], got["messages"]) == (1, ["Invalid path."]), path
+    r = kite.post("group/mag/get/", path="KITE://")
+    assert r.status_code == 500
