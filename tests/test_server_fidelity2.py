@@ -298,3 +298,29 @@ def test_put_file_directories_are_not_listable_and_a_bare_node_crashes(kite):
         assert (got["errors"], got["messages"]) == (1, ["Invalid path."]), path
     r = kite.post("group/mag/get/", path="KITE://")
     assert r.status_code == 500
+
+
+# ------------------------------------------------------------------ item 6
+
+
+def test_qc_of_a_pag_without_metrics_reports_the_first_assessed_tests_rules(kite):
+    # api_views.py add_qc: tests in load order, the newest version of each; the first test that is not
+    # skipped reports each of its rules whose namespace is missing, then refuses (no later test runs).
+    add_sample(kite, "KITE-Q6")
+    name = "KITEPUB/KITE-Q6/KITE:KQ6"
+    body = {
+        "path": "/kite/q6/KITE-Q6.fa", "sep": "/", "current_name": "KITE-Q6.fa", "current_fext": "fa",
+        "current_hash": "6" * 32, "current_size": 29666, "resource_type": "consensus", "pipe_hook": "kite-6",
+        "source_artifact": ["KITE-Q6"], "bridge_artifact": "KITE-Q6", "publish_group": name,
+        "metadata": {"sequencing": {"platform": "OXFORD_NANOPORE"}},
+    }
+    assert kite.call("artifact/file/add/", **body)["errors"] == 0
+    refuse = "Refusing to create QC report as not all target metrics could be assessed..."
+    # elan-minimal: version 3 (2022) of "Minimal ONT" has one rule, on mapping: one message.
+    out = kite.call("meta/qc/add/", publish_group=name, test_name=TEST, test_version=3)
+    assert (out["errors"], out["ignored"]) == (2, ["mapping"])
+    assert out["messages"] == ["Namespace mapping not found in metrics", refuse] and out["metrics"] == {}
+    # high-quality ONT has three rules (sequence, mapping, mapping): one message per rule, in rule order.
+    hq = "cog-uk-high-quality-public"
+    out = kite.call("meta/qc/add/", publish_group=name, test_name=hq, test_version=1)
+    assert out["ignored"] == ["sequence", "mapping", "mapping"] and out["messages"][-1] == refuse
