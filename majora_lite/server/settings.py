@@ -178,7 +178,9 @@ def configure(data_dir: str | os.PathLike, opts: ServerOptions | None = None) ->
             "majora_lite.web.middleware.BearerTokenMiddleware",
             "django.middleware.clickjacking.XFrameOptionsMiddleware",
         ],
-        APPEND_SLASH=False,
+        # As deployed Majora (Django's default): a request without the trailing slash to a path that
+        # exists with one answers 301 to it, with an empty body (a POST too: DEBUG is off).
+        APPEND_SLASH=True,
         ROOT_URLCONF="majora_lite.server.urls",
         DATABASES={
             "default": {
