@@ -33,6 +33,7 @@ from .errors import (
     MajoraError,
     NotFoundError,
     ServerError,
+    TaskFailed,
     TemporaryError,
     UsageError,
 )
@@ -294,7 +295,7 @@ class MajoraClient:
                 atomic_write_private(f, json.dumps(data).encode())
                 return data
             if state == "FAILURE":
-                raise ServerError(f"Majora task {task_id} failed", messages=data.get("messages"))
+                raise TaskFailed(f"Majora task {task_id} failed", messages=data.get("messages"))
             if state == "PERMISSION_DENIED":
                 raise AuthError(f"Majora task {task_id} belongs to another user")
             if time.monotonic() + delay > deadline:
@@ -379,7 +380,15 @@ class MajoraClient:
         def start() -> dict[str, Any]:
             return self._request(PAG_QC_GET, body)
 
-        result = self._task_of(start(), "pag/qc/get", start)
+        try:
+            result = self._task_of(start(), "pag/qc/get", start)
+        except TaskFailed as exc:
+            if str(mode or "").lower() == "pagfiles":
+                raise
+            # Majora's default-mode listing fails on a PAG without a sequencing run: name it if so.
+            from .pag_diagnosis import explain_failure
+
+            raise explain_failure(self, exc, body) from None
         return result.get("get") or {}
 
     def get_dataview(self, code: str) -> list[dict[str, Any]]:
