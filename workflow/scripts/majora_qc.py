@@ -2,10 +2,12 @@
 
 The cost follows the batch, not the server: one ``pag/qc/get`` for the configured test in
 ``mode: pagfiles`` (one row per file: name, kind, path, hash, size, suppressed, pass, date), limited to
-PAGs published around the days this batch published (``published_after``/``published_before``, from
-the ``published_on`` each publish job records). Majora dates a PAG by the day it was made, so a PAG
-that already existed before this run (``file/add`` did not make it) can be older: only then is a
-second query made, for everything published before the window. ``pagfiles`` mode is also the one a
+PAGs published on the days this batch published (``published_after``/``published_before``, from the
+``published_on`` each publish job records): what it reads grows with the PAGs published on those days,
+not with the server. Majora dates a PAG by the day it was made: a PAG of this run missing from that
+window (Majora's clock on another day) is looked for in a window a day wider, and a PAG that already
+existed before this run (``file/add`` did not make it) in everything published before the window;
+these extra queries are made only when such PAGs exist. ``pagfiles`` mode is also the one a
 PAG without a sequencing run does not break on Majora (its default-mode listing fails for everyone).
 Used by the ``majora_qc`` checkpoint (``script:``).
 """
@@ -19,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 COLUMNS = ["central_sample_id", "publish_group", "qc_test", "majora_qc"]
-#: Days of slack on each side of the publish days (Majora's clock and time zone against ours).
+#: Days of slack on each side of the publish days when a PAG made by this run is not on its day
+#: (Majora's clock or time zone against ours): asked for only then.
 SLACK_DAYS = 1
 PAG_KIND = "Published Artifact Group"
 
@@ -42,34 +45,43 @@ def outcomes(result: list[Any], test: str) -> dict[str, str]:
     return out
 
 
-def window(published: list[dict[str, Any]]) -> tuple[str, str]:
-    """``(published_after, published_before)`` (Majora's bounds are exclusive) around the publish days."""
+def window(published: list[dict[str, Any]], slack: int = 0) -> tuple[str, str]:
+    """``(published_after, published_before)`` (Majora's bounds are exclusive): the publish days, widened
+    by ``slack`` days on each side."""
     today = datetime.now(UTC).date()
     days = [date.fromisoformat(p["published_on"]) if p.get("published_on") else today for p in published]
-    after = min(days) - timedelta(days=1 + SLACK_DAYS)
-    before = max(days) + timedelta(days=1 + SLACK_DAYS)
+    after = min(days) - timedelta(days=1 + slack)
+    before = max(days) + timedelta(days=1 + slack)
     return after.isoformat(), before.isoformat()
 
 
 def read_back(client: Any, test: str, published: list[dict[str, Any]]) -> tuple[dict[str, str], list[str]]:
     """Majora's outcomes of the batch's PAGs, asking only for the PAGs published around the batch;
     with one line per query made (for the log)."""
+    asked: list[str] = []
+
+    def ask(after: str, before: str | None, why: str = "") -> dict[str, str]:
+        got = client.get_pags(test, mode="pagfiles", published_after=after or None, published_before=before)
+        rows = got.get("result") or []
+        asked.append(f"pag/qc/get {test} mode=pagfiles published_after={after} published_before={before}"
+                     f"{why}: {len(rows)} rows")
+        return outcomes(rows, test)
+
+    def made_here(p: dict[str, Any]) -> bool:
+        return PAG_KIND in (p.get("new") or []) and bool(p.get("published_on"))
+
     after, before = window(published)
-    got = client.get_pags(test, mode="pagfiles", published_after=after, published_before=before)
-    rows = got.get("result") or []
-    asked = [f"pag/qc/get {test} mode=pagfiles published_after={after} published_before={before}: "
-             f"{len(rows)} rows"]
-    found = outcomes(rows, test)
+    found = ask(after, before)
+    if any(made_here(p) and p["publish_group"] not in found for p in published):
+        # Made by this run but not dated on its publish day by Majora's clock: widen the window.
+        wide_after, wide_before = window(published, SLACK_DAYS)
+        found.update(ask(wide_after, wide_before, " (PAGs of this run dated on another day)"))
+        after = wide_after
     # A PAG this run did not make (no "Published Artifact Group" in file/add's new) may be older.
-    older = [p for p in published if p["publish_group"] not in found
-             and (PAG_KIND not in (p.get("new") or []) or not p.get("published_on"))]
+    older = [p for p in published if p["publish_group"] not in found and not made_here(p)]
     if older:
         day_after = (date.fromisoformat(after) + timedelta(days=1)).isoformat()
-        got = client.get_pags(test, mode="pagfiles", published_before=day_after)
-        rows = got.get("result") or []
-        asked.append(f"pag/qc/get {test} mode=pagfiles published_before={day_after} (for {len(older)} PAGs "
-                     f"this run did not make): {len(rows)} rows")
-        found.update(outcomes(rows, test))
+        found.update(ask("", day_after, f" (for {len(older)} PAGs this run did not make)"))
     return found, asked
 
 
