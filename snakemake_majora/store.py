@@ -17,7 +17,7 @@ import re
 import socket
 import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -541,9 +541,23 @@ def atomic_write_private(path: Path, data: bytes, mode: int = 0o600, *, exact_mo
     ``exact_mode`` sets ``mode`` whatever the umask (the ledger is shared by everyone running the
     workflow); ``mtime`` stamps the file before the rename, so it never shows a wrong time.
     """
+    view = memoryview(data)
+
+    def fill(fd: int) -> None:
+        nonlocal view
+        while view:  # os.write may write fewer bytes than asked
+            view = view[os.write(fd, view):]
+
+    atomic_write_with(path, fill, mode, exact_mode=exact_mode, mtime=mtime)
+
+
+def atomic_write_with(path: Path, fill: Callable[[int], None], mode: int = 0o600, *,
+                      exact_mode: bool = False, mtime: float | None = None) -> None:
+    """:func:`atomic_write_private` for content too large to hold in memory: ``fill`` writes it to the
+    temp file's descriptor (a large listing is copied in chunks from the file it was parsed into)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with _temp_beside(path, mode, os.O_WRONLY) as (tmp, fd):
-        _write_all(fd, data)
+        fill(fd)
         if exact_mode:
             os.fchmod(fd, mode)
         if mtime is not None:
@@ -566,13 +580,6 @@ def _temp_beside(path: Path, mode: int, flags: int) -> Iterator[tuple[Path, int]
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    """``os.write`` until every byte is written (it may write fewer)."""
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
 
 
 def _install(tmp: Path, dest: Path) -> None:

@@ -112,6 +112,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = with_dir(sub.add_parser("seed", help="create deterministic synthetic data"))
     s.add_argument("--biosamples", type=int, default=200)
+    s.add_argument(
+        "--pags",
+        type=int,
+        default=None,
+        metavar="N",
+        help="bulk seed (production size, bulk inserts): N of the biosamples published as PAGs with "
+        "libraries, runs, consensus files, metrics and QC",
+    )
+    s.add_argument(
+        "--orphan-pags",
+        type=int,
+        default=0,
+        metavar="K",
+        help="with --pags: K of the PAGs published without a library or sequencing run (Majora's "
+        "default-mode pag/qc/get task fails on such a PAG)",
+    )
+    s.add_argument(
+        "--prefix", default="", help="with --pags: an ID prefix, to add a second bulk seed to a server"
+    )
     s.add_argument("--seed", type=int, default=1)
     s.add_argument(
         "--anchor", default=None, metavar="YYYY-MM-DD", help="date the data is relative to (today)"
@@ -193,6 +212,18 @@ def run_setup(spec: dict) -> dict:
         s = spec["seed"] or {}
         anchor = dt.date.fromisoformat(s["anchor"]) if s.get("anchor") else None
         out["seed"] = seed.seed(int(s.get("biosamples", 200)), int(s.get("seed", 1)), anchor)
+    if spec.get("bulk_seed") is not None:
+        from majora_lite.ops.bulk_seed import bulk_seed
+
+        b = spec["bulk_seed"]
+        out["bulk_seed"] = bulk_seed(
+            int(b.get("biosamples", 0)),
+            int(b.get("pags", 0)),
+            orphan_pags=int(b.get("orphan_pags", 0)),
+            seed_value=int(b.get("seed", 1)),
+            anchor=dt.date.fromisoformat(b["anchor"]) if b.get("anchor") else None,
+            prefix=str(b.get("prefix", "")),
+        )
     out["users"] = [
         admin.add_user(
             u["username"],
@@ -383,7 +414,26 @@ def _run(args: argparse.Namespace) -> int:
             except ValueError:
                 print("majora-lite: --anchor must be YYYY-MM-DD", file=sys.stderr)
                 return EX_USAGE
-            _print(seed(args.biosamples, args.seed, anchor))
+            if args.pags is None:
+                _print(seed(args.biosamples, args.seed, anchor))
+            else:
+                from majora_lite.ops.bulk_seed import bulk_seed
+
+                if not 0 <= args.orphan_pags <= args.pags <= args.biosamples:
+                    print(
+                        "majora-lite seed: need 0 <= --orphan-pags <= --pags <= --biosamples", file=sys.stderr
+                    )
+                    return EX_USAGE
+                _print(
+                    bulk_seed(
+                        args.biosamples,
+                        args.pags,
+                        orphan_pags=args.orphan_pags,
+                        seed_value=args.seed,
+                        anchor=anchor,
+                        prefix=args.prefix,
+                    )
+                )
         elif args.cmd == "setup":
             try:
                 spec = json.loads(sys.stdin.read() if args.spec == "-" else args.spec)
