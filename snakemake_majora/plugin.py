@@ -15,7 +15,6 @@ import hashlib
 import math
 import os
 import re
-import secrets
 import sys
 import threading
 import time
@@ -40,9 +39,13 @@ from snakemake_interface_storage_plugins.storage_provider import (
 from . import queries
 from .fetch import Record, RecordFetcher
 from .ledger import Ledger
+from .store import atomic_write_with
 from .unchecked import Failure, OfflineUse, RunStopped, stop_run
 
 LEDGER_NAME = ".majora-ledger.json"
+SPOOL_NAME = ".majora-spool"
+#: A verified local copy at least this large is used from its file rather than read into memory.
+LARGE_LOCAL = 1 << 20
 
 # Deliberately no `from __future__ import annotations` here: interface-common reads field types at
 # runtime, and ints carry metadata["type"] so that CLI strings are converted under 1.23 and 1.24 (P4).
@@ -335,7 +338,10 @@ class StorageProvider(StorageProviderBase):
             concurrency=self.conf.fetch_concurrency,
             max_requests_per_second=self.conf.max_requests_per_second,
             on_record=lambda query, rec: self.ledger.note(query.canonical, rec.digest),
+            # Large listings are written here while parsed; this process's files go when it ends.
+            spool_dir=Path(self.local_prefix) / SPOOL_NAME,
         )
+        atexit.register(self._clean_spool)
         self._lock = threading.Lock()
         self._pending: list[tuple[queries.Query, Path]] = []  # created, not yet submitted
         self._local: dict[str, Record] = {}  # verified local copies used without asking Majora
@@ -452,6 +458,13 @@ class StorageProvider(StorageProviderBase):
             self.offline.add(query.canonical, self.ledger.checked(query.canonical) or 0.0)
         return rec
 
+    def _clean_spool(self) -> None:
+        spool_dir = self.fetcher.spool_dir
+        if spool_dir is None:
+            return
+        for f in spool_dir.glob(f"*.{os.getpid()}.*"):
+            f.unlink(missing_ok=True)
+
     def _flush_ledger(self) -> None:
         try:
             self.ledger.flush()
@@ -474,13 +487,19 @@ class StorageProvider(StorageProviderBase):
         ):
             return None
         try:
-            body = Path(path).read_bytes()
+            size = Path(path).stat().st_size
+            if size >= LARGE_LOCAL:  # a large listing: hashed in chunks and used from the file itself
+                with open(path, "rb") as fh:
+                    digest = hashlib.file_digest(fh, "sha256").hexdigest()
+                rec = Record(b"", digest, str(path), size)
+            else:
+                body = Path(path).read_bytes()
+                digest = hashlib.sha256(body).hexdigest()
+                rec = Record(body, digest)
         except OSError:
             return None
-        digest = hashlib.sha256(body).hexdigest()
         if digest != entry[0]:
             return None
-        rec = Record(body, digest)
         with self._lock:
             self._local[key] = rec
         return rec
@@ -654,7 +673,7 @@ class StorageObject(StorageObjectRead):
         cache.exists_in_storage[key] = rec is not None
         if rec is not None:
             cache.mtime[key] = Mtime(storage=self._mtime(rec))
-            cache.size[key] = len(rec.body)
+            cache.size[key] = rec.size
             cache.checksum[key] = rec.checksum
 
     def get_inventory_parent(self) -> str | None:
@@ -671,7 +690,7 @@ class StorageObject(StorageObjectRead):
         return self._mtime(self._existing())
 
     def size(self) -> int:
-        return len(self._existing().body)
+        return self._existing().size
 
     def checksum(self) -> str | None:
         """``sha256:<hex>`` of the canonical local bytes."""
@@ -682,19 +701,13 @@ class StorageObject(StorageObjectRead):
         rec = self._record()
         if rec is None:
             raise WorkflowError(f"{self.print_query} does not exist on Majora.")
-        dest = Path(self.local_path())
-        dest.parent.mkdir(parents=True, exist_ok=True)
         # Majora records are access-controlled data: the copy is created 0666 minus the user's umask (a
-        # group-private umask keeps it group-private), never widened afterwards.
-        tmp = str(dest.with_name(f".{dest.name}.{os.getpid()}.{secrets.token_hex(4)}.part"))
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o666)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(rec.body)
-            mtime = self._mtime(rec)
-            # local == storage mtime: Snakemake re-downloads only when the record really changed.
-            os.utime(tmp, (mtime, mtime))
-            os.replace(tmp, dest)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        # group-private umask keeps it group-private), never widened afterwards. Its mtime is the
+        # record's (local == storage mtime: Snakemake re-downloads only when the record really changed).
+        # A large listing's bytes are copied from the file they were parsed into, never held in memory.
+
+        def fill(fd: int) -> None:
+            with os.fdopen(fd, "wb", closefd=False) as fh:
+                rec.write_to(fh)
+
+        atomic_write_with(Path(self.local_path()), fill, 0o666, mtime=self._mtime(rec))
