@@ -415,7 +415,8 @@ class StorageProvider(StorageProviderBase):
         self.fetcher.shutdown()
         with self._lock:
             noted, futures, local = dict(self._noted), dict(self._futures), set(self._local)
-        wait(list(futures.values()))
+        # A future cancelled while queued never counts as done for wait(): leave those out.
+        wait([f for f in futures.values() if not f.cancelled()])
         failures = [Failure(self._name(query), err)]
         unchecked = 0
         for key in noted:
