@@ -199,6 +199,19 @@ def _pag_run_name(published_name: str) -> str:
     return parts[1] if len(parts) > 1 else published_name
 
 
+#: PAGs fetched (with their prefetched rows) per query: SQLite refuses more than 32,766 variables in
+#: one statement, which a prefetch over 100,000 PAG ids would need; chunks also bound the memory.
+PAG_CHUNK = 5000
+
+
+def _pags_in_chunks(params: dict):
+    """The matching PAGs in ``published_name`` order, fetched ``PAG_CHUNK`` at a time."""
+    qs = _pag_queryset(params)
+    ids = [pk for pk, _name in qs.values_list("id", "published_name")]
+    for pos in range(0, len(ids), PAG_CHUNK):
+        yield from qs.filter(id__in=ids[pos : pos + PAG_CHUNK])
+
+
 def _pag_runs(pags) -> dict:
     names = {_pag_run_name(p.published_name) for p in pags}
     runs = {
@@ -273,9 +286,11 @@ def _pag_struct(pag, runs: dict) -> dict:
 
 
 def task_pag_v2(params: dict) -> dict:
-    pags = list(_pag_queryset(params))
-    runs = _pag_runs(pags)
-    rows = [{"published_name": p.published_name, "pag": _pag_struct(p, runs)} for p in pags]
+    # The runs of every matching PAG first (names only, nothing prefetched), then the PAGs in chunks.
+    runs = _pag_runs(_pag_queryset(params).prefetch_related(None).select_related(None).only("published_name"))
+    rows = [
+        {"published_name": p.published_name, "pag": _pag_struct(p, runs)} for p in _pags_in_chunks(params)
+    ]
     # The task get reply's `messages` is the task result's (Majora updates the reply with it).
     messages = _pag_option_messages(params) + ([] if rows else ["No PAGs found."])
     return {"messages": messages, "get": {"result": rows, "count": len(rows)}}
@@ -283,7 +298,7 @@ def task_pag_v2(params: dict) -> dict:
 
 def task_pagfiles(params: dict) -> dict:
     rows = []
-    pags = list(_pag_queryset(params))
+    pags = list(_pags_in_chunks(params))
     found = f"{len(pags)} PAGs found" if pags else "No PAGs found"  # sic: Majora's pagfiles has no period
     for pag in pags:
         is_pass = any(q.is_pass for q in pag.quality_groups.all() if q.test_name == params["test_name"])
