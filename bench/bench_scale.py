@@ -103,7 +103,7 @@ def workflow(tmp: Path, name: str, srv: LiteServer, env: dict[str, str], samples
     conf = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     conf["batch"] = {"name": "bench", "samples": samples}
     conf["lab_qc"]["dir"] = str(lab)
-    conf["publish"]["run_name"] = f"BENCH-{name}"
+    conf["publish"]["run_name"] = f"BENCH-{name}-{int(time.time())}"  # a server may be reused
     (work / "config").mkdir(parents=True)
     (work / "config" / "config.yaml").write_text(yaml.safe_dump(conf))
     tasks = Path(env["SNAKEMAKE_MAJORA_HOME"]) / "tasks"
