@@ -9,12 +9,12 @@ every user listing that test. ``mode: pagfiles`` is not affected, so it finds th
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .errors import MajoraError, TaskFailed
 
-if TYPE_CHECKING:
-    from .client import MajoraClient
+# The client is passed in (typed Any): this module is imported by client.py, never the other way round.
+MajoraClient = Any
 
 #: How many PAGs the message names.
 SHOWN = 3
