@@ -18,10 +18,13 @@ from typing import Any
 
 import requests
 from tenacity import (
+    RetryCallState,
     Retrying,
     retry_if_exception_type,
     stop_after_attempt,
     stop_after_delay,
+    stop_before_delay,
+    wait_exponential,
     wait_random_exponential,
 )
 
@@ -33,6 +36,7 @@ from .errors import (
     AuthError,
     MajoraError,
     NotFoundError,
+    RefusedError,
     ServerError,
     TaskFailed,
     TemporaryError,
@@ -69,18 +73,32 @@ MDV_GET = "api/v3/mdv/"
 
 
 class _Retryable(Exception):
-    def __init__(self, what: str, retry_after: float = 0.0, status: int | None = None) -> None:
+    def __init__(self, what: str, retry_after: float = 0.0, status: int | None = None,
+                 response: requests.Response | None = None) -> None:
         super().__init__(what)
         self.retry_after = retry_after
         self.status = status
+        self.response = response
 
 
 class _AnswerLost(Exception):
     """A one-time answer (task/get) may have been sent and lost: repeating the request cannot get it."""
 
 
+class _TaskPending(Exception):
+    """An async task is not finished yet: ``wait_task`` asks again after its backoff."""
+
+    def __init__(self, state: str) -> None:
+        super().__init__(state)
+        self.state = state
+
+
 class TaskResultLost(TemporaryError):
     """The reply carrying an async task's result was lost; only starting the query again can help."""
+
+
+class TaskPending(TemporaryError):
+    """An async task had not finished by the deadline (``snakemake-majora ocarina`` exits 65 on it)."""
 
 
 def _wait(rs: Any) -> float:
@@ -92,6 +110,17 @@ def _wait(rs: Any) -> float:
 def _is_auth_failure(r: requests.Response) -> bool:
     # Majora answers a dead/expired bearer on v2 with 400 and an empty body (never 401); v3 says 401/403.
     return r.status_code in (401, 403) or (r.status_code == 400 and not r.content.strip())
+
+
+def _refusal(path: str, r: requests.Response) -> str:
+    """``api/v3/mdv (HTTP 403: You do not have permission ...)``: the call, the status and Majora's own
+    ``detail`` (DRF's one-line reason; v2 refusals have an empty body)."""
+    try:
+        detail = r.json().get("detail") if r.content.strip() else None
+    except (ValueError, AttributeError):
+        detail = None
+    said = f": {' '.join(detail.split())[:200]}" if isinstance(detail, str) and detail.strip() else ""
+    return f"{path.strip('/')} (HTTP {r.status_code}{said})"
 
 
 class MajoraClient:
@@ -157,11 +186,15 @@ class MajoraClient:
             if not (_is_auth_failure(r) or scope_error):
                 return r
             if not cred.oauth:
+                if self._token_works(cred):
+                    raise RefusedError(
+                        f"Majora refused {_refusal(path, r)} although the API key works: the account "
+                        f"{self.settings.user} lacks a permission this call needs (or the right to "
+                        "--sudo-as); ask a Majora administrator", response=r)
                 raise AuthError(
                     f"Majora refused the API key for user {self.settings.user} (HTTP {r.status_code}): the "
-                    f"key may "
-                    "have expired (keys last a few days), not match the user, or lack the permission for "
-                    f"{path.strip('/')}; renew it in Majora's web interface")
+                    "key may have expired (keys last a few days) or not match the user; renew it in Majora's "
+                    "web interface", response=r)
             rec = self.credentials.store.read(force=True)
             if rec is not None and not rec.invalid and rec.access_token != cred.secret:
                 log.debug("request rejected with a stale token; the store has generation %d", rec.generation)
@@ -170,18 +203,18 @@ class MajoraClient:
             if refreshed or self._token_works(cred):
                 if scope_error:
                     return r  # a real scope problem: the envelope raises with Majora's message
-                raise AuthError(
-                    f"Majora refused {path.strip('/')} (HTTP {r.status_code}) although the token is valid: "
-                    f"the "
-                    f"account {self.settings.user} may lack the permission, or the token the scope; check "
-                    f"the "
-                    "scopes: setting and run `snakemake-majora login`")
+                # The token works (the probe, or a fresh refresh, says so): a new login would not help.
+                v3 = " or the token the call's scope (see the scopes: setting)" if "/v3/" in path else ""
+                raise RefusedError(
+                    f"Majora refused {_refusal(path, r)} although the token is valid: the account "
+                    f"{self.settings.user} lacks a permission or grant this call needs (a dataview grant, "
+                    f"the right to --sudo-as){v3}; ask a Majora administrator", response=r)
             new = self.credentials.on_unauthorized(cred)
             refreshed = True
             if new is None:  # pragma: no cover - API-key mode handled above
                 break
             cred = new
-        raise AuthError(f"Majora kept refusing {path.strip('/')}; run `snakemake-majora login`")
+        raise AuthError(f"Majora kept refusing {path.strip('/')}; run `snakemake-majora login`", response=r)
 
     def _token_works(self, cred: Credential) -> bool:
         """Probe a token with a scopeless call, so that a real permission error does not trigger a refresh
@@ -215,8 +248,9 @@ class MajoraClient:
         except _Retryable as exc:
             if exc.status and exc.status >= 500 and exc.status != 503:
                 raise ServerError(f"Majora failed on {path.strip('/')} (HTTP {exc.status}) after retries",
-                                  status=exc.status) from None
-            raise TemporaryError(f"{path.strip('/')}: {exc}; try again later") from None
+                                  status=exc.status, response=exc.response) from None
+            raise TemporaryError(f"{path.strip('/')}: {exc}; try again later",
+                                 response=exc.response) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _send_once(self, method: str, url: str, payload: dict | None, params: dict | None,
@@ -240,11 +274,11 @@ class MajoraClient:
                 "been applied: check before retrying") from None
         if r.status_code in (429, 503):
             raise _Retryable(f"Majora is busy (HTTP {r.status_code})",
-                             retry_after_seconds(r.headers.get("Retry-After")), r.status_code)
+                             retry_after_seconds(r.headers.get("Retry-After")), r.status_code, r)
         if r.status_code >= 500 and once:
             raise _AnswerLost(f"HTTP {r.status_code} from {url}")
         if r.status_code >= 500 and read:
-            raise _Retryable(f"HTTP {r.status_code}", status=r.status_code)
+            raise _Retryable(f"HTTP {r.status_code}", status=r.status_code, response=r)
         return r
 
     def _envelope(self, r: requests.Response, path: str, body: dict[str, Any] | None = None,
@@ -292,40 +326,57 @@ class MajoraClient:
 
                 return {**envelope(f), "spooled": str(f)}
             return json.loads(f.read_text())
-        deadline = time.monotonic() + (timeout if timeout is not None else self.settings.task_timeout)
-        delay, t0 = 0.25, time.monotonic()
-        while True:
-            try:
-                if spool:
-                    data = self._poll_spooled(task_id, f)
-                else:
-                    data = self._request(TASK_GET, {"task_id": task_id}, once=True)
-            except _AnswerLost as exc:
-                # Asking again would only ever see PENDING: Majora forgets a result once it served it.
-                raise TaskResultLost(
-                    f"the answer to task/get for Majora task {task_id} was lost ({exc}); Majora hands a "
-                    "task result out only once, so run the query again") from None
-            state = (data.get("task") or {}).get("state", "PENDING")
-            if state == "SUCCESS":
-                if data.get("spooled"):
-                    os.replace(data["spooled"], f)
-                    return {**data, "spooled": str(f)}
-                atomic_write_private(f, json.dumps(data).encode())
-                return data
-            if data.get("spooled"):  # a large answer that is not a result: nothing to keep
-                Path(data["spooled"]).unlink(missing_ok=True)
-            if state == "FAILURE":
-                raise TaskFailed(f"Majora task {task_id} failed", messages=data.get("messages"))
-            if state == "PERMISSION_DENIED":
-                raise AuthError(f"Majora task {task_id} belongs to another user")
-            if time.monotonic() + delay > deadline:
-                raise TemporaryError(f"Majora task {task_id} still {state} after "
-                                     f"{time.monotonic() - t0:.0f}s; "
-                                     f"fetch it later with `snakemake-majora get task {task_id}`")
-            if self.progress:
+        limit = timeout if timeout is not None else self.settings.task_timeout
+        t0 = time.monotonic()
+
+        def progress(rs: RetryCallState) -> None:
+            if self.progress and rs.outcome is not None:
+                state = getattr(rs.outcome.exception(), "state", "PENDING")
                 self.progress(f"waiting for task {task_id[:8]}: {state} ({time.monotonic() - t0:.0f}s)")
-            time.sleep(delay)
-            delay = min(delay * 1.6, 15.0)
+
+        try:
+            # Poll at 0.25 s, then x1.6 each time up to 15 s; give up rather than sleep past the deadline.
+            for attempt in Retrying(
+                retry=retry_if_exception_type(_TaskPending), before_sleep=progress, reraise=True,
+                wait=wait_exponential(multiplier=0.25, exp_base=1.6, max=15),
+                stop=stop_before_delay(limit),
+            ):
+                with attempt:
+                    data = self._task_get_once(task_id, f if spool else None)
+        except _TaskPending as exc:
+            raise TaskPending(f"Majora task {task_id} still {exc.state} after "
+                              f"{time.monotonic() - t0:.0f}s; "
+                              f"fetch it later with `snakemake-majora get task {task_id}`") from None
+        if data.get("spooled"):
+            # Already on disk, next to the task file, as it arrived: the rename is the atomic write.
+            os.replace(data["spooled"], f)
+            return {**data, "spooled": str(f)}
+        atomic_write_private(f, json.dumps(data).encode())
+        return data
+
+    def _task_get_once(self, task_id: str, spool_to: Path | None = None) -> dict[str, Any]:
+        """One ``task/get``: the answer if the task succeeded, else raises (:class:`_TaskPending` while it
+        runs). With ``spool_to`` (the task file), a large answer is written beside it as it arrives."""
+        try:
+            if spool_to is not None:
+                data = self._poll_spooled(task_id, spool_to)
+            else:
+                data = self._request(TASK_GET, {"task_id": task_id}, once=True)
+        except _AnswerLost as exc:
+            # Asking again would only ever see PENDING: Majora forgets a result once it served it.
+            raise TaskResultLost(
+                f"the answer to task/get for Majora task {task_id} was lost ({exc}); Majora hands a "
+                "task result out only once, so run the query again") from None
+        state = (data.get("task") or {}).get("state", "PENDING")
+        if state == "SUCCESS":
+            return data
+        if data.get("spooled"):  # a large answer that is not a result: nothing to keep
+            Path(data["spooled"]).unlink(missing_ok=True)
+        if state == "FAILURE":
+            raise TaskFailed(f"Majora task {task_id} failed", messages=data.get("messages"))
+        if state == "PERMISSION_DENIED":
+            raise AuthError(f"Majora task {task_id} belongs to another user")
+        raise _TaskPending(state)
 
     def _poll_spooled(self, task_id: str, f: Path) -> dict[str, Any]:
         """One ``task/get`` whose body goes to a file next to ``f`` as it arrives; a small body is read as
@@ -360,15 +411,17 @@ class MajoraClient:
         return {**data, "spooled": str(part)}
 
     def _task_of(self, data: dict[str, Any], what: str,
-                 restart: Callable[[], dict[str, Any]] | None = None, spool: bool = False) -> dict[str, Any]:
-        """The result of the task ``data`` started. If its one-time answer is lost on the way, the query
-        (always a read here) is started again with ``restart``, at most twice."""
+                 restart: Callable[[], dict[str, Any]] | None = None,
+                 timeout: float | None = None, spool: bool = False) -> dict[str, Any]:
+        """The result of the task ``data`` started (within ``timeout``, see :meth:`wait_task`; ``spool``
+        as there). If its one-time answer is lost on the way, the query (always a read here) is started
+        again with ``restart``, at most twice."""
         for tries_left in (2, 1, 0):
             tasks = data.get("tasks") or []
             if not tasks:
                 raise ServerError(f"Majora did not start a task for {what}")
             try:
-                return self.wait_task(str(tasks[0]), spool=spool)
+                return self.wait_task(str(tasks[0]), timeout, spool=spool)
             except TaskResultLost as exc:
                 if restart is None or not tries_left:
                     raise

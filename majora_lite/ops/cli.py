@@ -143,6 +143,28 @@ def build_parser() -> argparse.ArgumentParser:
         "--spec", required=True, help='JSON {"seed": {}, "users": [], "apps": [], ...} or - (stdin)'
     )
 
+    s = sub.add_parser(
+        "dev",
+        help="a local Majora for your own workflows: seed (once), start in the background on a stable "
+        "port, log the client in; prints the SNAKEMAKE_MAJORA_HOME line to use",
+    )
+    s.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="data directory (default $XDG_DATA_HOME/majora-lite/dev); the client's home is DIR/home",
+    )
+    s.add_argument("--port", type=int, default=None, help="port (default: the one remembered in the data "
+                   "dir, else a free one, then remembered)")
+    s.add_argument("--stop", action="store_true", help="stop the server started from this data dir")
+
+    s = with_dir(sub.add_parser("faults", help="show (or --set/--clear) a running server's fault rules"))
+    g = s.add_mutually_exclusive_group()
+    g.add_argument("--set", type=_faults_arg, default=None, metavar="JSON", help="replace the rules")
+    g.add_argument("--clear", action="store_true", help="remove every rule")
+    s = with_dir(sub.add_parser("counters", help="show (or --reset) a running server's request counters"))
+    s.add_argument("--reset", action="store_true", help="reset them to zero")
+
     s = sub.add_parser("approve", help="log in and approve an authorize URL; prints the callback URL")
     s.add_argument("--url", required=True, help="majora-lite base URL")
     s.add_argument("--username", required=True)
@@ -242,6 +264,26 @@ def run_setup(spec: dict) -> dict:
     return out
 
 
+def _admin_call(args: argparse.Namespace) -> int:
+    """``faults`` / ``counters``: the running server's ``/_lite/*`` endpoints, with its admin secret."""
+    from majora_lite.ops.lite_admin import LiteAdminError, call
+
+    try:
+        if args.cmd == "faults":
+            if args.set is not None:
+                out = call(args.data_dir, "POST", "faults", args.set)
+            else:
+                out = call(args.data_dir, "DELETE" if args.clear else "GET", "faults")
+        else:
+            out = call(args.data_dir, "POST" if args.reset else "GET",
+                       "counters/reset" if args.reset else "counters")
+    except LiteAdminError as exc:
+        print(f"majora-lite {args.cmd}: {exc}", file=sys.stderr)
+        return EX_UNAVAILABLE
+    _print(out)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns a sysexits-style status."""
     args = build_parser().parse_args(argv)
@@ -273,6 +315,17 @@ def _run(args: argparse.Namespace) -> int:
             return exc.code
         return 0
 
+    if args.cmd == "dev":
+        from majora_lite.ops import dev
+
+        if args.port is not None and not 0 < args.port < 65536:
+            print("majora-lite: --port must be between 1 and 65535", file=sys.stderr)
+            return EX_USAGE
+        return dev.run(args.data_dir, args.port, args.stop)
+
+    if args.cmd in ("faults", "counters"):
+        return _admin_call(args)
+
     from majora_lite.server import settings
 
     opts = settings.ServerOptions()
@@ -292,6 +345,8 @@ def _run(args: argparse.Namespace) -> int:
     try:
         data_dir = settings.configure(args.data_dir, opts)
         settings.migrate(data_dir)
+        if args.cmd == "start":
+            settings.admin_secret(data_dir)  # made (or checked) before serving, so errors name the file
     except OSError as exc:
         print(f"majora-lite: cannot use data directory {args.data_dir}: {exc.strerror}", file=sys.stderr)
         return EX_CONFIG

@@ -5,7 +5,8 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-SCHEMA = Path(workflow.basedir) / "schemas" / "config.schema.yaml"
+# Relative to this file, not to the main Snakefile: the workflow also runs as a module of another one.
+SCHEMA = Path(workflow.source_path("../schemas/config.schema.yaml"))
 
 
 def config_problem(cfg):
@@ -52,7 +53,7 @@ if len(MODES) != 1:
         + (f" (found {', '.join(MODES)})" if MODES else " (none is set)")
     )
 MODE = MODES[0]
-SHEET_SCHEMA = Path(workflow.basedir) / "schemas" / "samples.schema.yaml"
+SHEET_SCHEMA = Path(workflow.source_path("../schemas/samples.schema.yaml"))
 
 
 def sheet_samples(path):
@@ -106,6 +107,19 @@ RESULTS = config["results"].rstrip("/")
 LAB_QC = config["lab_qc"]
 PUBLISH = config["publish"]
 MAJORA = config["majora"]
+# The scopes the publish jobs use beyond snakemake-majora's default ones (file/add, meta/qc/add). The
+# onstart preflight() checks that the stored grant has them, so a grant without them stops the run before
+# any job (rather than in every publish job, after the resolve step).
+PUBLISH_SCOPES = (
+    [
+        "majora2.add_digitalresourceartifact",
+        "majora2.change_digitalresourceartifact",
+        "majora2.add_pagqualityreport",
+        "majora2.change_pagqualityreport",
+    ]
+    if PUBLISH["enabled"]
+    else []
+)
 # A run batch publishes under its own run; otherwise the configured run of the lab's consensus files.
 PUBLISH_RUN = BATCH.get("run_name") or PUBLISH.get("run_name")
 if PUBLISH["enabled"] and "{run}" in PUBLISH["publish_group"] and not PUBLISH_RUN:
