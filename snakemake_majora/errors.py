@@ -1,10 +1,13 @@
 """Exception hierarchy. Every expected failure carries a one-line message and a sysexits exit code.
 
 The CLI prints ``snakemake-majora: error: <message>`` and exits with ``exit_code``; library users catch
-``MajoraError`` (or a subclass). Messages never contain secrets or response bodies.
+``MajoraError`` (or a subclass). Messages never contain secrets or response bodies (Majora's own one-line
+reasons, its ``messages`` or a DRF ``detail``, may be quoted; the response itself rides on ``response``).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 EX_USAGE = 64
 EX_DATAERR = 65
@@ -21,11 +24,14 @@ class MajoraError(Exception):
 
     exit_code = EX_SOFTWARE
 
-    def __init__(self, message: str, *, messages: list[str] | None = None) -> None:
+    def __init__(self, message: str, *, messages: list[str] | None = None, response: Any = None) -> None:
         super().__init__(message)
         self.message = message
         #: Majora's own ``messages`` list when the server answered with ``errors > 0``.
         self.messages = list(messages or [])
+        #: The HTTP response behind a refusal or a failure, for callers that show Majora's answer as it is
+        #: (``snakemake-majora ocarina`` prints it as Ocarina does); never part of the message.
+        self.response = response
 
     def __str__(self) -> str:
         return self.message
@@ -57,6 +63,11 @@ class AuthError(MajoraError):
     exit_code = EX_NOPERM
 
 
+class RefusedError(AuthError):
+    """Majora refused a call although the credential works (a probe call succeeds): a permission, a
+    dataview grant or ``--sudo-as`` is missing, which a new login cannot give."""
+
+
 class ReauthRequired(AuthError):
     """The stored credential is dead (invalid_grant, marked invalid, never logged in): run login."""
 
@@ -66,9 +77,14 @@ class ServerError(MajoraError):
 
     exit_code = EX_UNAVAILABLE
 
-    def __init__(self, message: str, *, status: int | None = None, messages: list[str] | None = None) -> None:
-        super().__init__(message, messages=messages)
+    def __init__(self, message: str, *, status: int | None = None, messages: list[str] | None = None,
+                 response: Any = None) -> None:
+        super().__init__(message, messages=messages, response=response)
         self.status = status
+
+
+class TaskFailed(ServerError):
+    """A Majora task ended in FAILURE (its worker raised; the answer does not say why)."""
 
 
 class TemporaryError(MajoraError):

@@ -57,6 +57,10 @@ def _run(argv: list[str]) -> int:
         from . import config
 
         conf = config.load(args.env, args.profile, args.oauth)
+    except config.EnvIncomplete as exc:
+        # Ocarina's line, naming what is missing.
+        sys.stderr.write(f"[FAIL] {exc}.\n")
+        return EX_CONFIG
     except MajoraError as exc:
         sys.stderr.write(f"[FAIL] Configuration not valid: {redact(str(exc))}\n")
         return EX_CONFIG

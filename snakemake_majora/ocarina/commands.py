@@ -192,8 +192,7 @@ def get_biosample_validity(em: Emitter, args: argparse.Namespace, metadata: dict
 
 def _task_answer(em: Emitter, args: argparse.Namespace, endpoint: ep.Endpoint,
                  body: dict[str, Any]) -> dict[str, Any]:
-    first = {} if args.task_id else em.emit(endpoint, body)
-    return em.wait_for_task(args, first, args.task_wait)
+    return em.wait_for_task(args, endpoint, body)
 
 
 def get_sequencing(em: Emitter, args: argparse.Namespace, metadata: dict, metrics: dict) -> None:
@@ -242,8 +241,7 @@ def get_outbound_summary(em: Emitter, args: argparse.Namespace, metadata: dict, 
 
 
 def get_dataview(em: Emitter, args: argparse.Namespace, metadata: dict, metrics: dict) -> None:
-    first = {} if args.task_id else em.emit(ep.MDV_GET, {"params": {"mdv": args.mdv}})
-    answer = em.wait_for_task(args, first, args.task_wait)
+    answer = em.wait_for_task(args, ep.MDV_GET, {"params": {"mdv": args.mdv}})
     rows = answer.get("data")
     if not rows:
         stop(66, "No data returned.")

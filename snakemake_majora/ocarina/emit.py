@@ -11,11 +11,18 @@ import sys
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-from tenacity import Retrying, retry_if_result, stop_after_delay, wait_exponential
-
 from .. import __version__
-from ..client import CLIENT_NAME, MajoraClient
-from ..errors import EX_NOPERM, EX_SOFTWARE, EX_TEMPFAIL, EX_UNAVAILABLE, EX_USAGE, MajoraError
+from ..client import CLIENT_NAME, MajoraClient, TaskFailed, TaskPending
+from ..errors import (
+    EX_DATAERR,
+    EX_NOPERM,
+    EX_SOFTWARE,
+    EX_TEMPFAIL,
+    EX_UNAVAILABLE,
+    EX_USAGE,
+    MajoraError,
+    RefusedError,
+)
 from ..logsafe import redact
 
 
@@ -54,6 +61,7 @@ MDV_GET = Endpoint("api/v3/mdv/", method="GET", version=3, read=True)
 ARTIFACT_INFO = Endpoint("api/v0/artifact/info/", method="GET", version=0, read=True)
 
 RULE = "=" * (80 - len("Request "))
+PREFIX = "snakemake-majora ocarina: error: "
 
 
 def stop(code: int, message: str | None = None) -> NoReturn:
@@ -93,33 +101,50 @@ class Emitter:
             sys.stderr.write(f"STATUS CODE {status}\n")
         sys.stderr.write(text + "\n")
 
+    def fail(self, exc: MajoraError, payload: dict[str, Any]) -> NoReturn:
+        """Leave as Ocarina does on a call the client gave up on. Where Majora answered (a refusal, a 5xx
+        after retries), its answer is dumped with the request and the exit code follows its status, as
+        Ocarina's; one line of advice follows, unless the token works (then Majora's answer is all there is
+        to say: a new login would not help)."""
+        r = exc.response
+        if r is None:
+            stop(exc.exit_code, PREFIX + redact(str(exc)))
+        self._dump(payload, r.text, r.status_code)
+        advice = None if isinstance(exc, RefusedError) else PREFIX + redact(str(exc))
+        stop(_exit_for_status(r.status_code), advice)
+
+    def _envelope(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """What the client adds to every body, so that a dump shows what was sent."""
+        settings = self.client.settings
+        payload["client_name"] = CLIENT_NAME
+        payload["client_version"] = __version__
+        if self.sudo_as:
+            payload["sudo_as"] = self.sudo_as
+        payload["username"] = settings.user
+        payload["token"] = "OAUTH" if settings.oauth else str(settings.api_key)
+        return payload
+
     def emit(self, endpoint: Endpoint, payload: dict[str, Any], quiet: bool = False) -> dict[str, Any]:
         """POST (or GET) ``payload`` as Ocarina does; returns the decoded answer or exits as Ocarina does.
 
         ``payload`` is changed in place, as Ocarina changes it (callers rely on that for later requests).
         """
         params = payload.pop("params", None) or None
-        settings = self.client.settings
-        # What the client adds to every body, so the dump shows what was sent.
-        payload["client_name"] = CLIENT_NAME
-        payload["client_version"] = __version__
-        if self.sudo_as:
-            payload["sudo_as"] = self.sudo_as
         quiet = quiet or self.quiet
         payload.pop("quiet", None)
         payload.pop("env", None)
         angry = bool(payload.get("angry"))
         if angry:
             del payload["angry"]
-        payload["username"] = settings.user
         if endpoint.version in (0, 3) and not self.oauth_flag:
             stop(EX_USAGE, "--oauth is required with experimental or v3 API endpoints")
-        payload["token"] = "OAUTH" if settings.oauth else str(settings.api_key)
+        self.require_oauth_flag()
+        self._envelope(payload)
         try:
             r = self.client.raw_request(endpoint.path, payload, method=endpoint.method, params=params,
                                         read=endpoint.read)
         except MajoraError as exc:
-            stop(exc.exit_code, f"snakemake-majora ocarina: error: {redact(str(exc))}")
+            self.fail(exc, payload)
         if r.status_code != 200:
             self._dump(payload, r.text, r.status_code)
             stop(_exit_for_status(r.status_code))
@@ -137,48 +162,69 @@ class Emitter:
             raise SystemExit(1)
         return answer
 
-    # -- tasks --------------------------------------------------------------------------------------------
-    def get_task(self, task_id: str | None) -> dict[str, Any]:
-        """One look at a task (quietly, as Ocarina does)."""
-        return self.emit(TASK_GET, {"task_id": task_id}, quiet=True)
+    def require_oauth_flag(self) -> None:
+        """Without ``--oauth`` Ocarina sends ``MAJORA_TOKEN`` as the key and no bearer; under ``OAUTH`` (or
+        no key at all) Majora answers 400 and nothing is written. Refuse the same call here, before sending
+        anything, rather than quietly use the shared token for it."""
+        if not self.oauth_flag and self.client.settings.oauth:
+            stop(EX_NOPERM, PREFIX + "MAJORA_TOKEN is OAUTH (no API key is configured), and without "
+                 "--oauth Majora refuses the call, as it does Ocarina's; add --oauth after `ocarina` "
+                 "(nothing was sent)")
 
-    def wait_for_task(self, args: Any, answer: dict[str, Any], task_wait: bool) -> dict[str, Any]:
-        """Ocarina's task step after ``get sequencing``/``get pag``/``get dataview``: returns the task's
-        answer on SUCCESS; exits 65 while still PENDING, 69 on FAILED, 70 on any other state."""
-        if not args.task_id:
-            tasks = answer.get("tasks", [None]) if isinstance(answer, dict) else None
-            if not isinstance(tasks, list) or not tasks:
+    # -- tasks --------------------------------------------------------------------------------------------
+    def wait_for_task(self, args: Any, start: Endpoint, body: dict[str, Any]) -> dict[str, Any]:
+        """Ocarina's task step for ``get sequencing``/``get pag``/``get dataview``: start the query with
+        ``body`` (unless ``--task-id`` names a task), then take the result through the client's task path,
+        the one every caller uses: a result is saved under ``<home>/tasks/`` once Majora hands it out (it does
+        so only once), and a query whose result was lost on the way is started again. Returns the task's
+        answer on SUCCESS; exits 69 when the answer names no task, 65 while still PENDING, and 70 on FAILURE
+        (Ocarina looks for a state "FAILED", which Majora never reports)."""
+        # Ocarina sleeps a whole --task-wait-minutes before each of --task-wait-attempts looks; the client
+        # polls sooner and backs off, within the same total time. Without --task-wait: one look.
+        self.require_oauth_flag()
+        timeout = 60.0 * args.task_wait_minutes * args.task_wait_attempts if args.task_wait else 0.0
+        client = self.client
+        first: dict[str, Any] = {}  # the body as the first request sent it, for a restart
+        looks = [0]
+
+        def progress(line: str) -> None:
+            looks[0] += 1
+            if args.task_wait:
+                sys.stderr.write(f"[WAIT] {line} ({looks[0]})...\n")
+
+        def begin() -> dict[str, Any]:
+            if first:
+                answer = self.emit(start, dict(first))
+            else:
+                first.update(body)
+                answer = self.emit(start, body)  # changed in place, as Ocarina changes it
+            tasks = answer.get("tasks", [None])
+            if not isinstance(tasks, list) or not tasks or not tasks[0]:
                 # Ocarina exits 69 when the answer names no task (a plain run name, say).
                 stop(EX_UNAVAILABLE)
-            args.task_id = tasks[0]
-        if task_wait:
-            # Ocarina sleeps a whole --task-wait-minutes before each of --task-wait-attempts looks; we poll
-            # sooner and back off, within the same total time.
-            looks = [0]
-
-            def look() -> dict[str, Any]:
-                looks[0] += 1
-                sys.stderr.write(f"[WAIT] Asking Majora about task {args.task_id} ({looks[0]})...\n")
-                return self.get_task(args.task_id)
-
-            answer = Retrying(retry=retry_if_result(lambda a: _state(a) == "PENDING"),
-                              stop=stop_after_delay(60.0 * args.task_wait_minutes * args.task_wait_attempts),
-                              wait=wait_exponential(multiplier=0.25, max=15),
-                              retry_error_callback=lambda rs: rs.outcome.result())(look)
-            state = _state(answer)
-            sys.stderr.write(f"[WAIT] Finished waiting with status {state} ({looks[0]})...\n")
-        else:
-            answer = self.get_task(args.task_id)
-            state = _state(answer)
-        if state == "SUCCESS":
+            args.task_id = str(tasks[0])
             return answer
-        if state == "FAILED":
-            stop(EX_UNAVAILABLE)
+
+        saved, client.progress = client.progress, progress
+        state = "SUCCESS"
+        try:
+            if args.task_id:
+                answer = client.wait_task(str(args.task_id), timeout)
+            else:
+                answer = client._task_of(begin(), start.path.strip("/"), begin, timeout)
+        except TaskPending:
+            state = "PENDING"
+        except TaskFailed:
+            state = "FAILURE"
+        except MajoraError as exc:
+            self.fail(exc, self._envelope({"task_id": args.task_id}))
+        finally:
+            client.progress = saved
+        if args.task_wait:
+            sys.stderr.write(f"[WAIT] Finished waiting with status {state} ({looks[0] + 1})...\n")
         if state == "PENDING":
-            stop(65)
-        stop(EX_SOFTWARE)
-
-
-def _state(answer: dict[str, Any]) -> str:
-    return (answer.get("task") or {}).get("state", "UNKNOWN") if isinstance(answer, dict) else "UNKNOWN"
+            stop(EX_DATAERR)
+        if state != "SUCCESS":
+            stop(EX_SOFTWARE)
+        return answer
 
