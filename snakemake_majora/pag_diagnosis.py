@@ -9,12 +9,18 @@ every user listing that test. ``mode: pagfiles`` is not affected, so it finds th
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from .errors import MajoraError, TaskFailed
 
-if TYPE_CHECKING:
-    from .client import MajoraClient
+
+class MajoraClient(Protocol):
+    """What the diagnosis asks of the client (a protocol, so that this module never imports the client
+    that calls it)."""
+
+    def get_pags(self, test_name: str, **kwargs: Any) -> Any: ...
+
+    def get_sequencing(self, run_names: list[str]) -> Any: ...
 
 #: How many PAGs the message names.
 SHOWN = 3
