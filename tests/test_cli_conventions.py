@@ -7,6 +7,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 from importlib.resources import files
 
 import pytest
@@ -75,3 +76,17 @@ def test_wrong_shell_is_a_usage_error(tmp_path, lite):
     home = MajoraHome(lite, tmp_path, login=False)
     res = home.cli("completion", "tcsh", "--json", check=False)
     assert res.returncode == 64 and "invalid choice" in json.loads(res.stderr)["error"]
+
+
+def test_bash_completes_through_the_generated_script(tmp_path):
+    """The bash script as installed (sourced), driven as bash's programmable completion drives it."""
+    script = (
+        'source <(snakemake-majora completion bash)\n'
+        'COMP_LINE="snakemake-majora get pag --te"; COMP_POINT=${#COMP_LINE}\n'
+        'COMP_WORDS=(snakemake-majora get pag --te); COMP_CWORD=3; COMP_TYPE=9\n'
+        '"$(complete -p snakemake-majora | sed -E "s/.* -F ([^ ]+) .*/\\1/")" snakemake-majora --te pag\n'
+        'printf "%s\\n" "${COMPREPLY[@]}"\n')
+    env = {**os.environ, "PATH": f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ['PATH']}"}
+    res = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, timeout=60,
+                         check=True, cwd=tmp_path)
+    assert [w.strip() for w in res.stdout.split()] == ["--test-name"], res.stdout + res.stderr

@@ -193,9 +193,9 @@ def test_scope_error_keeps_its_message(lite, tmp_path):
     c.close()
 
 
-def test_plugin_pag_query_of_unknown_qc_test_is_a_missing_input(lite, tmp_path):
-    """In a workflow, Majora's "Invalid 'test_name'" answer is a missing input naming the query, like an
-    unknown biosample, not a failed query."""
+def test_plugin_pag_query_of_unknown_qc_test_is_not_found_on_majora(lite, tmp_path):
+    """In a workflow, Majora's "Invalid 'test_name'" answer is a record Majora does not have, like an
+    unknown biosample, not a failed query: one line naming the query, exit 66 (issue 17)."""
     from fixtures_plugin import PluginHome, output_of, run_snakemake
 
     home = PluginHome(lite, tmp_path / "home")
@@ -204,7 +204,7 @@ def test_plugin_pag_query_of_unknown_qc_test_is_a_missing_input(lite, tmp_path):
             input: storage.majora("majora://pag/hoot-qc")
         """)
     out = output_of(proc)
-    assert proc.returncode != 0
-    assert "Missing input files for rule all" in out, out[-3000:]
-    assert "majora://pag/hoot-qc" in out.split("Missing input files for rule all")[1]
+    assert proc.returncode == 66, out[-3000:]
+    lines = [ln for ln in out.splitlines() if "not found on Majora" in ln]
+    assert len(lines) == 1 and "majora://pag/hoot-qc" in lines[0], out[-3000:]
     assert "Traceback" not in out

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from fixtures_client import MajoraHome
 
+from snakemake_majora.demo import register_run
+
 NF_DIR = Path(__file__).resolve().parent.parent / "contrib" / "nextflow"
 ELAN_NF = (NF_DIR / "elan.nf").read_text()
 SAMPLES = ["BIRM-00001", "CAMB-00002", "EDIN-00003", "LOND-00004"]
@@ -54,6 +56,8 @@ def _parallel(cmds: list[str], cwd: Path, env: dict[str, str]) -> list[tuple[int
 
 def test_elan_tasks_register_files_metrics_and_qc_on_one_credential(strict_lite, tmp_path: Path) -> None:
     strict_lite.server.setup({"nodes": [{"name": PARAMS["node"]}]})  # the node Elan's files live on
+    # The run the PAGs are named after was registered before, as Majora's PAG listing needs.
+    register_run(strict_lite.server, strict_lite.username, PARAMS["run"], SAMPLES[0])
     home = _home(strict_lite, tmp_path)
     consensus = tmp_path / "consensus"
     consensus.mkdir()
@@ -86,8 +90,8 @@ def test_elan_tasks_register_files_metrics_and_qc_on_one_credential(strict_lite,
         env=home.env, capture_output=True, text=True, timeout=300)
     assert listed.returncode == 0, listed.stderr
     rows = [ln.split("\t") for ln in listed.stdout.splitlines()]
-    ours = {r[0]: r for r in rows if r[0].endswith(f"{PARAMS['site']}:ELAN")}
-    assert sorted(ours) == sorted(f"COGUK/{sid}/{PARAMS['site']}:ELAN" for sid in SAMPLES)
+    ours = {r[0]: r for r in rows if r[0].endswith(f"{PARAMS['site']}:{PARAMS['run']}")}
+    assert sorted(ours) == sorted(f"COGUK/{sid}/{PARAMS['site']}:{PARAMS['run']}" for sid in SAMPLES)
     # Majora's loaded QC rules decided each one (the latest test version; the shipped 2022 version only
     # asks for a mean depth, so only the high-quality genomes' verdict is certain).
     verdicts = {name.split("/")[1]: r[6] for name, r in ours.items()}

@@ -22,7 +22,7 @@ from fixtures_server import start_lite
 from workflow_helpers import calls, manifest, metric_adds, snakemake, write_config
 
 from snakemake_majora.config import DEFAULT_SCOPES
-from snakemake_majora.demo import PUBLISH_SCOPES
+from snakemake_majora.demo import PUBLISH_SCOPES, register_run
 
 TOKEN_LIFETIME = 10  # seconds: several expiries while the cluster jobs run
 
@@ -80,7 +80,9 @@ def test_example_workflow_on_slurm_shares_one_credential(slurm_cluster: Cluster,
     home = MajoraHome(lite, tmp_path, scopes=[*DEFAULT_SCOPES, *PUBLISH_SCOPES])
     run_name = lite.seed_summary["example"]["run_name"]
     work = tmp_path / "work"
-    write_config(work, {"run_name": run_name})
+    write_config(work, {"run_name": run_name}, publish={"run_name": "SLURM-RUN-1"})
+    # The run the PAGs are named after exists, as on Majora (whose listing fails on a PAG without one).
+    register_run(lite.server, lite.username, "SLURM-RUN-1", lite.seed_summary["example"]["central_sample_id"])
     lite.server.reset_counters()
     # Jobs find snakemake-majora (the profile's --precommand) where the submitting shell does.
     env = {**home.env, "PATH": os.pathsep.join([os.path.dirname(sys.executable), os.environ["PATH"]])}

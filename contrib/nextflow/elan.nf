@@ -19,6 +19,7 @@ params.qc_test = 'cog-uk-elan-minimal-qc'
 params.qc_version = 1
 params.site = 'HOOT'
 params.platform = 'OXFORD_NANOPORE'   // ILLUMINA, ION_TORRENT: selects the QC test version
+params.run = 'ELAN-RUN-0001'   // the sequencing run (already registered, put sequencing): PAG COGUK/<sample>/<site>:<run>
 
 
 process PUT_FILE {
@@ -37,7 +38,7 @@ process PUT_FILE {
     script:
     fasta_path = fasta.toRealPath().toString()
     """
-    elan_put_file.sh ${sample} ${fasta_path} ${params.site} ${params.node} ${params.pipeline_version} ${params.platform}
+    elan_put_file.sh ${sample} ${fasta_path} ${params.site} ${params.node} ${params.pipeline_version} ${params.platform} ${params.run}
     """
 }
 
@@ -70,7 +71,7 @@ process PUT_QC {
 
     script:
     """
-    elan_put_qc.sh ${sample} ${params.site} ${params.qc_test} ${params.qc_version}
+    elan_put_qc.sh ${sample} ${params.site} ${params.qc_test} ${params.qc_version} ${params.run}
     """
 }
 

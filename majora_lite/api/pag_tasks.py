@@ -101,7 +101,7 @@ def _pag_option_messages(params: dict) -> list[str]:
 def _select(params: dict) -> tuple[list, _Report]:
     report = _Report()
     qs = _pag_queryset(params, report)
-    return ([] if qs is None else list(qs)), report
+    return ([] if qs is None else list(_in_chunks(qs))), report
 
 
 # Majora's adm1 translation table in task_get_pag_v2 (note the underscore in Northern_Ireland).
@@ -231,6 +231,18 @@ def _pag_run_name(published_name: str) -> str:
     """Majora finds a PAG's run from its name (``.../SITE:RUN``): the part after the first colon."""
     parts = published_name.split(":")
     return parts[1] if len(parts) > 1 else published_name
+
+
+#: PAGs fetched (with their prefetched rows) per query: SQLite refuses more than 32,766 variables in
+#: one statement, which a prefetch over 100,000 PAG ids would need (the task failed at that size).
+PAG_CHUNK = 5000
+
+
+def _in_chunks(qs):
+    """The PAGs of ``qs`` in its order, fetched (with their prefetched rows) ``PAG_CHUNK`` at a time."""
+    ids = [pk for pk, _name in qs.values_list("id", "published_name")]
+    for pos in range(0, len(ids), PAG_CHUNK):
+        yield from qs.filter(id__in=ids[pos : pos + PAG_CHUNK])
 
 
 def _pag_runs(pags) -> dict:

@@ -130,12 +130,8 @@ class DevServer:
         write_atomic(self.state_file, json.dumps(state, indent=1) + "\n")
 
     def choose_port(self, state: dict[str, Any], port: int | None) -> int:
-        """``--port`` if given (and remembered), else the remembered port, else a free one."""
-        chosen = port or state.get("port") or _free_port(self.host)
-        if chosen != state.get("port"):
-            state["port"] = chosen
-            self.save(state)
-        return int(chosen)
+        """``--port`` if given, else the remembered port, else a free one (remembered once it serves)."""
+        return int(port or state.get("port") or _free_port(self.host))
 
     # -- server -------------------------------------------------------------------------------------
     def start(self, port: int) -> str:
@@ -217,7 +213,11 @@ def run(data_dir: Path | None, port: int | None, stop: bool) -> int:
     try:
         dev.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         state = dev.state()
-        url = dev.start(dev.choose_port(state, port))
+        chosen = dev.choose_port(state, port)
+        url = dev.start(chosen)
+        if state.get("port") != chosen:
+            state["port"] = chosen
+            dev.save(state)
         dev.lite.url = url
         dev.write_client_config(url, state)
         logged_in = dev.ensure_login(state)
