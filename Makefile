@@ -5,11 +5,20 @@ PYTHON ?= python3
 
 .PHONY: venv test test-lowest lint demo bench clean conformance
 
+# One .venv for both: `make demo` installs only what the demo runs (the server and workflow extras);
+# `make test` (and `make venv`) adds the dev extra. Either order works: each step has its own stamp, and
+# the full install stamps the demo's too.
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
 	$(VENV)/bin/pip install -q -e '.[server,dev,workflow]'
+	touch $@ $(VENV)/.demo-installed
+
+$(VENV)/.demo-installed: pyproject.toml | $(VENV)/bin/python
+	$(VENV)/bin/pip install -q -e '.[server,workflow]'
 	touch $@
 
 lint: venv
@@ -35,7 +44,7 @@ test-lowest:
 conformance: venv
 	CONFORMANCE_ONLY="$(ONLY)" $(PY) tests/conformance/replay.py
 
-demo: venv
+demo: $(VENV)/.demo-installed
 	$(PY) -m snakemake_majora.demo
 
 bench: venv

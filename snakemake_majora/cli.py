@@ -7,7 +7,6 @@ import csv
 import json
 import logging
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ BIOSAMPLE_FLAGS = (
     "is-surveillance", "source-age", "source-sex", "sample-type-collected", "sample-type-received",
     "swab-site", "collection-pillar", "root-sample-id", "sender-sample-id", "biosample-source-id",
     "collecting-org")
+SHELLS = ("bash", "zsh", "fish")
 RUN_FLAGS = ("run-name", "sequencing-id", "instrument-make", "instrument-model", "flowcell-type",
              "flowcell-id", "start-time", "end-time", "bioinfo-pipe-name", "bioinfo-pipe-version")
 
@@ -130,6 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
     dr = sub.add_parser("doctor", parents=[common], help="explain config, token state and lock backend")
     dr.add_argument("--lock-test", action="store_true", help="timed hold-overlap test of the token lock")
     dr.add_argument("--seconds", type=float, default=20.0)
+    cp = sub.add_parser("completion", help="print the shell completion script (see README: Shell completion)")
+    cp.add_argument("shell", choices=SHELLS)
     sub.add_parser("server", help="majora-lite (needs the `server` extra); see `server --help`")
     sub.add_parser("ocarina", help="Ocarina 1.0.0's command line on the shared credential "
                                    "(see docs/ocarina.md)")
@@ -220,6 +222,7 @@ def _flags(a: argparse.Namespace, names: list[str]) -> dict[str, Any]:
 # -- commands -----------------------------------------------------------------------------------------
 def cmd_login(a: argparse.Namespace) -> int:
     from . import login
+    from .credentials import iso_utc
 
     mgr = _manager(a)
     if a.import_ocarina is not None:
@@ -250,7 +253,7 @@ def cmd_login(a: argparse.Namespace) -> int:
         rec = login.interactive_login(mgr, read_line, say, keep=a.keep)
     if not a.quiet:
         print(f"{PROG}: logged in as {mgr.settings.user} at {mgr.settings.domain} (token valid until "
-              f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(rec.expires_at))}; stored in {mgr.path})",
+              f"{iso_utc(rec.expires_at)}; stored in {mgr.path})",
               file=sys.stderr)
     return 0
 
@@ -395,6 +398,33 @@ def _report_skipped(a: argparse.Namespace, data: dict[str, Any]) -> int:
     return 0
 
 
+def cmd_completion(a: argparse.Namespace) -> int:
+    """argcomplete's script for ``a.shell``: the shell asks this program (its parser) for candidates."""
+    import argcomplete
+
+    sys.stdout.write(argcomplete.shellcode([PROG], shell=a.shell))
+    return 0
+
+
+def _complete() -> None:
+    """Answer the shell's completion request, if this is one (argcomplete exits here); else nothing."""
+    import os
+
+    if "_ARGCOMPLETE" in os.environ:
+        import argcomplete
+
+        argcomplete.autocomplete(build_parser())
+
+
+def _fail(argv: list[str], message: str, code: int) -> int:
+    """An error as one line on stderr, or with ``--json`` as one JSON object."""
+    if "--json" in argv:
+        print(json.dumps({"error": message, "exit_code": code}), file=sys.stderr)
+    else:
+        print(f"{PROG}: error: {message}", file=sys.stderr)
+    return code
+
+
 def cmd_doctor(a: argparse.Namespace) -> int:
     from .credentials import CredentialManager
     from .locking import lock_test
@@ -448,18 +478,19 @@ def main(argv: list[str] | None = None) -> int:
         from .ocarina import main as ocarina_main
 
         return ocarina_main(argv[1:])
+    _complete()
     verbose = "-v" in argv or "--verbose" in argv
     try:
         a = build_parser().parse_args(argv)
         _setup_logging(a.verbose, a.quiet)
         handler = {"login": cmd_login, "logout": cmd_logout, "refresh": cmd_refresh, "status": cmd_status,
-                   "token": cmd_token, "get": cmd_get, "put": cmd_put, "doctor": cmd_doctor}[a.cmd]
+                   "token": cmd_token, "get": cmd_get, "put": cmd_put, "doctor": cmd_doctor,
+                   "completion": cmd_completion}[a.cmd]
         return handler(a)
     except MajoraError as exc:
         from .logsafe import redact
 
-        print(f"{PROG}: error: {redact(str(exc))}", file=sys.stderr)
-        return exc.exit_code
+        return _fail(argv, redact(str(exc)), exc.exit_code)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
@@ -470,9 +501,8 @@ def main(argv: list[str] | None = None) -> int:
             import traceback
 
             print(redact(traceback.format_exc()), file=sys.stderr)
-        print(f"{PROG}: error: unexpected {type(exc).__name__}: {redact(str(exc))} (run with -v for details)",
-              file=sys.stderr)
-        return EX_SOFTWARE
+        return _fail(argv, f"unexpected {type(exc).__name__}: {redact(str(exc))} (run with -v for details)",
+                     EX_SOFTWARE)
 
 
 if __name__ == "__main__":

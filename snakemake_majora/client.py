@@ -17,10 +17,13 @@ from typing import Any
 
 import requests
 from tenacity import (
+    RetryCallState,
     Retrying,
     retry_if_exception_type,
     stop_after_attempt,
     stop_after_delay,
+    stop_before_delay,
+    wait_exponential,
     wait_random_exponential,
 )
 
@@ -76,6 +79,14 @@ class _Retryable(Exception):
 
 class _AnswerLost(Exception):
     """A one-time answer (task/get) may have been sent and lost: repeating the request cannot get it."""
+
+
+class _TaskPending(Exception):
+    """An async task is not finished yet: ``wait_task`` asks again after its backoff."""
+
+    def __init__(self, state: str) -> None:
+        super().__init__(state)
+        self.state = state
 
 
 class TaskResultLost(TemporaryError):
@@ -306,32 +317,48 @@ class MajoraClient:
             raise UsageError(f"{task_id!r} is not a task id") from None
         if f.exists():
             return json.loads(f.read_text())
-        deadline = time.monotonic() + (timeout if timeout is not None else self.settings.task_timeout)
-        delay, t0 = 0.25, time.monotonic()
-        while True:
-            try:
-                data = self._request(TASK_GET, {"task_id": task_id}, once=True)
-            except _AnswerLost as exc:
-                # Asking again would only ever see PENDING: Majora forgets a result once it served it.
-                raise TaskResultLost(
-                    f"the answer to task/get for Majora task {task_id} was lost ({exc}); Majora hands a "
-                    "task result out only once, so run the query again") from None
-            state = (data.get("task") or {}).get("state", "PENDING")
-            if state == "SUCCESS":
-                atomic_write_private(f, json.dumps(data).encode())
-                return data
-            if state == "FAILURE":
-                raise TaskFailed(f"Majora task {task_id} failed", messages=data.get("messages"))
-            if state == "PERMISSION_DENIED":
-                raise AuthError(f"Majora task {task_id} belongs to another user")
-            if time.monotonic() + delay > deadline:
-                raise TaskPending(f"Majora task {task_id} still {state} after "
-                                     f"{time.monotonic() - t0:.0f}s; "
-                                     f"fetch it later with `snakemake-majora get task {task_id}`")
-            if self.progress:
+        limit = timeout if timeout is not None else self.settings.task_timeout
+        t0 = time.monotonic()
+
+        def progress(rs: RetryCallState) -> None:
+            if self.progress and rs.outcome is not None:
+                state = getattr(rs.outcome.exception(), "state", "PENDING")
                 self.progress(f"waiting for task {task_id[:8]}: {state} ({time.monotonic() - t0:.0f}s)")
-            time.sleep(delay)
-            delay = min(delay * 1.6, 15.0)
+
+        try:
+            # Poll at 0.25 s, then x1.6 each time up to 15 s; give up rather than sleep past the deadline.
+            for attempt in Retrying(
+                retry=retry_if_exception_type(_TaskPending), before_sleep=progress, reraise=True,
+                wait=wait_exponential(multiplier=0.25, exp_base=1.6, max=15),
+                stop=stop_before_delay(limit),
+            ):
+                with attempt:
+                    data = self._task_get_once(task_id)
+        except _TaskPending as exc:
+            raise TaskPending(f"Majora task {task_id} still {exc.state} after "
+                              f"{time.monotonic() - t0:.0f}s; "
+                              f"fetch it later with `snakemake-majora get task {task_id}`") from None
+        atomic_write_private(f, json.dumps(data).encode())
+        return data
+
+    def _task_get_once(self, task_id: str) -> dict[str, Any]:
+        """One ``task/get``: the answer if the task succeeded, else raises (:class:`_TaskPending` while it
+        runs)."""
+        try:
+            data = self._request(TASK_GET, {"task_id": task_id}, once=True)
+        except _AnswerLost as exc:
+            # Asking again would only ever see PENDING: Majora forgets a result once it served it.
+            raise TaskResultLost(
+                f"the answer to task/get for Majora task {task_id} was lost ({exc}); Majora hands a "
+                "task result out only once, so run the query again") from None
+        state = (data.get("task") or {}).get("state", "PENDING")
+        if state == "SUCCESS":
+            return data
+        if state == "FAILURE":
+            raise TaskFailed(f"Majora task {task_id} failed", messages=data.get("messages"))
+        if state == "PERMISSION_DENIED":
+            raise AuthError(f"Majora task {task_id} belongs to another user")
+        raise _TaskPending(state)
 
     def _task_of(self, data: dict[str, Any], what: str,
                  restart: Callable[[], dict[str, Any]] | None = None,

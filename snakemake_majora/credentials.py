@@ -76,6 +76,26 @@ def default_token_path(settings: Settings) -> Path:
     return settings.home / "tokens" / store_filename(settings.domain, settings.client_id or "", settings.user)
 
 
+def iso_utc(t: float) -> str:
+    """``2026-12-03T07:00:00Z``: how ``status`` shows a time."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+def invalid_in_words(marker: dict[str, Any] | None) -> str | None:
+    """The token file's invalid marker as ``status`` shows it: a sentence, not a dict with an epoch."""
+    if not marker:
+        return None
+    since = marker.get("since")
+    when = iso_utc(since) if isinstance(since, (int, float)) else "an unknown time"
+    words = (f"Majora rejected the refresh token ({marker.get('reason', 'unknown reason')}) at "
+             f"{when}")
+    if marker.get("generation") is not None:
+        words += f", generation {marker['generation']}"
+    if marker.get("by"):
+        words += f", seen by {marker['by']}"
+    return words + "; run `snakemake-majora login`"
+
+
 class CredentialManager:
     """Shared, rotation-safe access to one credential. Thread-safe; one instance per process is enough."""
 
@@ -451,13 +471,13 @@ class CredentialManager:
         out.update({
             "state": "invalid" if rec.invalid else ("expired" if rec.expires_at <= now else "valid"),
             "generation": rec.generation,
-            "expires_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(rec.expires_at)),
+            "expires_at": iso_utc(rec.expires_at),
             "expires_in": round(rec.expires_at - now),
             "needs_refresh": not self.is_fresh(rec),
             # An expired access token is routine (Majora's refresh tokens never expire): only a missing,
             # invalid or refresh-less credential needs a human.
             "login_needed": bool(rec.invalid) or not rec.refresh_token,
-            "invalid": rec.invalid,
+            "invalid": invalid_in_words(rec.invalid),
             "scope": rec.scope,
             "refreshed_by": rec.refreshed_by,
             "access_token_fingerprint": fingerprint(rec.access_token),

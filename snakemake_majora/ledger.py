@@ -21,13 +21,12 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
-import tempfile
 import threading
 import time
 from pathlib import Path
 
 from .locking import LockBusy, TokenLock
+from .store import atomic_write_private
 
 log = logging.getLogger(__name__)
 
@@ -107,18 +106,9 @@ class Ledger:
                 for q, (d, t) in sorted(entries.items())
             },
         }
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.name + ".", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(doc, f, indent=1, sort_keys=True)
-                f.write("\n")
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp, 0o644)  # not secret; readable by everyone sharing the workflow
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        # Not secret, and readable by everyone sharing the workflow whatever their umask.
+        text = json.dumps(doc, indent=1, sort_keys=True) + "\n"
+        atomic_write_private(self.path, text.encode("utf-8"), 0o644, exact_mode=True)
 
     # -- public API ---------------------------------------------------------------------------------
 

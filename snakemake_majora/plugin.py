@@ -13,7 +13,6 @@ import hashlib
 import math
 import os
 import re
-import secrets
 import sys
 import threading
 import time
@@ -36,6 +35,7 @@ from snakemake_interface_storage_plugins.storage_provider import (
 from . import queries
 from .fetch import Record, RecordFetcher
 from .ledger import Ledger
+from .store import atomic_write_private
 
 LEDGER_NAME = ".majora-ledger.json"
 
@@ -503,19 +503,7 @@ class StorageObject(StorageObjectRead):
         rec = self._record()
         if rec is None:
             raise WorkflowError(f"{self.print_query} does not exist on Majora.")
-        dest = Path(self.local_path())
-        dest.parent.mkdir(parents=True, exist_ok=True)
         # Majora records are access-controlled data: the copy is created 0666 minus the user's umask (a
-        # group-private umask keeps it group-private), never widened afterwards.
-        tmp = str(dest.with_name(f".{dest.name}.{os.getpid()}.{secrets.token_hex(4)}.part"))
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o666)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(rec.body)
-            mtime = self._mtime(rec)
-            # local == storage mtime: Snakemake re-downloads only when the record really changed.
-            os.utime(tmp, (mtime, mtime))
-            os.replace(tmp, dest)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        # group-private umask keeps it group-private), never widened afterwards. Its mtime is the
+        # record's (local == storage mtime: Snakemake re-downloads only when the record really changed).
+        atomic_write_private(Path(self.local_path()), rec.body, 0o666, mtime=self._mtime(rec))

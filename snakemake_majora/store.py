@@ -17,6 +17,7 @@ import re
 import socket
 import stat
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -228,13 +229,7 @@ class Reservation:
         os.fsync(self.fd)
         os.close(self.fd)
         self.fd = -1
-        try:
-            _replace(self.tmp, self.store.path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                self.tmp.unlink()
-            raise
-        _fsync_dir(self.store.dir)
+        _install(self.tmp, self.store.path)
 
     def discard(self) -> None:
         """Give the space back (no-op after :meth:`commit`)."""
@@ -352,9 +347,7 @@ class TokenStore:
         Raises OSError (ENOSPC, EDQUOT, EROFS...) when the store could not take the next record.
         """
         ensure_private_dir(self.dir)
-        tmp = self.dir / f".{self.path.name}.{os.getpid()}.{time.monotonic_ns()}{TMP_SUFFIX}"
-        fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
-        try:
+        with _temp_beside(self.path, 0o600, os.O_RDWR) as (tmp, fd):
             try:
                 os.posix_fallocate(fd, 0, size)
             except OSError as exc:
@@ -363,11 +356,6 @@ class TokenStore:
                     raise
                 os.pwrite(fd, b"\n" * size, 0)
             os.fsync(fd)
-        except BaseException:
-            os.close(fd)
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-            raise
         return Reservation(self, tmp, fd)
 
     def rescue_paths(self) -> list[Path]:
@@ -441,26 +429,55 @@ def _fsync_dir(path: Path) -> None:
             os.close(dfd)
 
 
-def atomic_write_private(path: Path, data: bytes, mode: int = 0o600) -> None:
-    """Write ``data`` to ``path`` atomically, created with ``mode`` (task results, pending logins, -o)."""
+def atomic_write_private(path: Path, data: bytes, mode: int = 0o600, *, exact_mode: bool = False,
+                         mtime: float | None = None) -> None:
+    """Write ``data`` to ``path`` atomically: a temp file in the same directory (created with ``mode``,
+    less the umask), fsync, rename, fsync the directory. The one atomic write of the package (tokens,
+    task results, pending logins, ``-o``, the ledger, the plugin's local copies).
+
+    ``exact_mode`` sets ``mode`` whatever the umask (the ledger is shared by everyone running the
+    workflow); ``mtime`` stamps the file before the rename, so it never shows a wrong time.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
+    with _temp_beside(path, mode, os.O_WRONLY) as (tmp, fd):
+        _write_all(fd, data)
+        if exact_mode:
+            os.fchmod(fd, mode)
+        if mtime is not None:
+            os.utime(fd, (mtime, mtime))
+        os.fsync(fd)
+    os.close(fd)
+    _install(tmp, path)
+
+
+@contextlib.contextmanager
+def _temp_beside(path: Path, mode: int, flags: int) -> Iterator[tuple[Path, int]]:
+    """A new temp file next to ``path`` (created with ``mode``, never through a link), removed again
+    if filling it fails; the caller owns the open fd afterwards."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}{TMP_SUFFIX}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), mode)
+    fd = os.open(tmp, flags | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), mode)
     try:
-        with os.fdopen(fd, "wb", closefd=False) as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fd)
+        yield tmp, fd
     except BaseException:
         os.close(fd)
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
-    os.close(fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """``os.write`` until every byte is written (it may write fewer)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _install(tmp: Path, dest: Path) -> None:
+    """Rename the filled, fsynced ``tmp`` over ``dest`` and fsync the directory; ``tmp`` goes on failure."""
     try:
-        _replace(tmp, path)
+        _replace(tmp, dest)
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
-    _fsync_dir(path.parent)
+    _fsync_dir(dest.parent)

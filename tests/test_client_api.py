@@ -148,3 +148,24 @@ def test_status_exit_code_means_login_needed(majora_home):
     res = majora_home.cli("status", "--json", check=False)
     assert res.returncode == 77 and json.loads(res.stdout)["login_needed"] is True
     assert "snakemake-majora login" in majora_home.cli("token", check=False).stderr
+
+
+def test_task_polling_backs_off_and_stops_before_the_deadline(client, majora_home, monkeypatch):
+    # An unknown task id stays PENDING on Majora (celery's AsyncResult), so the client polls until it
+    # gives up: 0.25 s, then x1.6 each time, and no sleep that would end past the 3 s deadline.
+    import time
+
+    from snakemake_majora.errors import TemporaryError
+
+    slept, said = [], []
+    real_sleep = time.sleep
+    monkeypatch.setattr(time, "sleep", lambda s: (slept.append(s), real_sleep(s)))
+    client.progress = said.append
+    calls = majora_home.lite.counters()["api_calls"]
+    t0 = time.monotonic()
+    with pytest.raises(TemporaryError, match=r"still PENDING after \ds; fetch it later with"):
+        client.wait_task("0b6f4c2e-6d1a-4f3e-9a57-0c3c9d0e7f11", timeout=3)
+    assert time.monotonic() - t0 < 3
+    assert slept == pytest.approx([0.25, 0.4, 0.64, 1.024])
+    assert majora_home.lite.counters()["api_calls"] - calls == 5
+    assert len(said) == 4 and said[0].startswith("waiting for task 0b6f4c2e: PENDING")

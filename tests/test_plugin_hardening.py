@@ -70,4 +70,4 @@ def test_record_copy_respects_the_umask(plugin_env, tmp_path):
         os.umask(old)
     mode = stat.S_IMODE(os.stat(obj.local_path()).st_mode)
     assert mode == 0o640, oct(mode)
-    assert not [p for p in obj.local_path().parent.iterdir() if p.name.endswith(".part")]
+    assert not [p for p in obj.local_path().parent.iterdir() if p.name.startswith(".")]  # no temp left

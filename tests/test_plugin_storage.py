@@ -113,7 +113,7 @@ def test_local_copy_is_canonical_json_with_storage_mtime(plugin_env, tmp_path):
     # a second provider (another process) sees the same mtime for the same content: from the ledger
     again = _provider(plugin_env.home, tmp_path).object(f"majora://biosample/{sample}")
     assert again.mtime() == obj.mtime()
-    assert not list(path.parent.glob("*.part"))
+    assert not list(path.parent.glob(".*.tmp"))  # no temp left
 
 
 def test_other_record_kinds_and_tables(plugin_env, tmp_path):

@@ -124,6 +124,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--spec", required=True, help='JSON {"seed": {}, "users": [], "apps": [], ...} or - (stdin)'
     )
 
+    s = sub.add_parser(
+        "dev",
+        help="a local Majora for your own workflows: seed (once), start in the background on a stable "
+        "port, log the client in; prints the SNAKEMAKE_MAJORA_HOME line to use",
+    )
+    s.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="data directory (default $XDG_DATA_HOME/majora-lite/dev); the client's home is DIR/home",
+    )
+    s.add_argument("--port", type=int, default=None, help="port (default: the one remembered in the data "
+                   "dir, else a free one, then remembered)")
+    s.add_argument("--stop", action="store_true", help="stop the server started from this data dir")
+
     s = sub.add_parser("approve", help="log in and approve an authorize URL; prints the callback URL")
     s.add_argument("--url", required=True, help="majora-lite base URL")
     s.add_argument("--username", required=True)
@@ -241,6 +256,14 @@ def _run(args: argparse.Namespace) -> int:
             print(f"majora-lite approve: {exc}", file=sys.stderr)
             return exc.code
         return 0
+
+    if args.cmd == "dev":
+        from majora_lite.ops import dev
+
+        if args.port is not None and not 0 < args.port < 65536:
+            print("majora-lite: --port must be between 1 and 65535", file=sys.stderr)
+            return EX_USAGE
+        return dev.run(args.data_dir, args.port, args.stop)
 
     from majora_lite.server import settings
 

@@ -51,6 +51,7 @@ class LiteServer:
         python: str | None = None,
         env: dict[str, str] | None = None,
         zana: str | None = None,
+        port: int = 0,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)  # tokens and keys go in there
@@ -64,6 +65,7 @@ class LiteServer:
         self.proc: subprocess.Popen | None = None
         self.url: str | None = None
         self.port: int | None = None
+        self.requested_port = port  # 0: a free one, new on every start
         self.log_path = self.data_dir / "server.log"
         self._http = requests.Session()
 
@@ -141,7 +143,8 @@ class LiteServer:
     # ------------------------------------------------------------------ process
 
     def start(self) -> LiteServer:
-        """Spawn ``start --port 0`` and wait for ``server.json``; raises with the server log on failure."""
+        """Spawn ``start`` (on ``port``, or a free one) and wait for ``server.json``; raises with the
+        server log on failure."""
         if self.proc is not None:
             return self
         self._ensure_db()
@@ -158,7 +161,7 @@ class LiteServer:
             "--host",
             self.host,
             "--port",
-            "0",
+            str(self.requested_port),
             "--threads",
             str(self.threads),
             "--access-token-lifetime",

@@ -5,7 +5,8 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-SCHEMA = Path(workflow.basedir) / "schemas" / "config.schema.yaml"
+# Relative to this file, not to the main Snakefile: the workflow also runs as a module of another one.
+SCHEMA = Path(workflow.source_path("../schemas/config.schema.yaml"))
 
 
 def config_problem(cfg):
@@ -52,7 +53,7 @@ if len(MODES) != 1:
         + (f" (found {', '.join(MODES)})" if MODES else " (none is set)")
     )
 MODE = MODES[0]
-SHEET_SCHEMA = Path(workflow.basedir) / "schemas" / "samples.schema.yaml"
+SHEET_SCHEMA = Path(workflow.source_path("../schemas/samples.schema.yaml"))
 
 
 def sheet_samples(path):
