@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -37,6 +38,7 @@ from .errors import (
     NotFoundError,
     RefusedError,
     ServerError,
+    TaskFailed,
     TemporaryError,
     UsageError,
 )
@@ -63,6 +65,8 @@ FILE_ADD = "api/v2/artifact/file/add/"
 METRIC_ADD = "api/v2/meta/metric/add/"
 QC_ADD = "api/v2/meta/qc/add/"
 PAG_QC_GET = "api/v2/pag/qc/get/"
+#: Task answers at least this large are spooled to their task file when the caller asks for it.
+SPOOL_SMALL = 1 << 20
 SUMMARY_GET = "api/v2/majora/summary/get/"
 TASK_GET = "api/v2/majora/task/get/"
 MDV_GET = "api/v3/mdv/"
@@ -95,10 +99,6 @@ class TaskResultLost(TemporaryError):
 
 class TaskPending(TemporaryError):
     """An async task had not finished by the deadline (``snakemake-majora ocarina`` exits 65 on it)."""
-
-
-class TaskFailed(ServerError):
-    """Majora reports the async task's state as FAILURE."""
 
 
 def _wait(rs: Any) -> float:
@@ -169,7 +169,7 @@ class MajoraClient:
 
     def raw_request(self, path: str, body: dict[str, Any] | None = None, *, method: str = "POST",
                     params: dict[str, str] | None = None, read: bool = True,
-                    once: bool = False) -> requests.Response:
+                    once: bool = False, stream: bool = False) -> requests.Response:
         """The response itself, after the token gate, retries and stale-token recovery, for callers that
         print Majora's answer as it is (``snakemake-majora ocarina``); :meth:`_request` reads the envelope.
         A credential Majora keeps refusing still raises :class:`AuthError`."""
@@ -179,9 +179,10 @@ class MajoraClient:
                             "`snakemake-majora login`")
         refreshed = False
         for _ in range(4):
-            r = self._send(method, path, body, params, cred, read, once)
+            r = self._send(method, path, body, params, cred, read, once, stream)
             # A token deleted by a peer's refresh between Majora's two token checks reads as a scope error.
-            scope_error = r.status_code == 200 and SCOPE_MESSAGE.encode() in r.content
+            # (A streamed body is a task answer, which needs no scope: it is left unread here.)
+            scope_error = r.status_code == 200 and not stream and SCOPE_MESSAGE.encode() in r.content
             if not (_is_auth_failure(r) or scope_error):
                 return r
             if not cred.oauth:
@@ -225,7 +226,7 @@ class MajoraClient:
         return r.status_code == 200
 
     def _send(self, method: str, path: str, body: dict[str, Any] | None, params: dict[str, str] | None,
-              cred: Credential, read: bool, once: bool = False) -> requests.Response:
+              cred: Credential, read: bool, once: bool = False, stream: bool = False) -> requests.Response:
         url = self.settings.url(path)
         headers = {"Accept": "application/json"}
         payload = None
@@ -243,7 +244,7 @@ class MajoraClient:
                                                     "retrying", path.strip("/"), rs.outcome.exception()),
             ):
                 with attempt:
-                    return self._send_once(method, url, payload, params, headers, read, once)
+                    return self._send_once(method, url, payload, params, headers, read, once, stream)
         except _Retryable as exc:
             if exc.status and exc.status >= 500 and exc.status != 503:
                 raise ServerError(f"Majora failed on {path.strip('/')} (HTTP {exc.status}) after retries",
@@ -253,11 +254,12 @@ class MajoraClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _send_once(self, method: str, url: str, payload: dict | None, params: dict | None,
-                   headers: dict[str, str], read: bool, once: bool = False) -> requests.Response:
+                   headers: dict[str, str], read: bool, once: bool = False,
+                   stream: bool = False) -> requests.Response:
         try:
             with total_deadline(self.settings.request_deadline):
                 r = self.session.request(method, url, json=payload, params=params, headers=headers,
-                                         timeout=self.timeout, allow_redirects=False)
+                                         timeout=self.timeout, allow_redirects=False, stream=stream)
         except requests.RequestException as exc:
             if _connect_failed(exc):
                 raise _Retryable(f"network error ({type(exc).__name__})") from None
@@ -308,14 +310,21 @@ class MajoraClient:
     def _task_file(self, task_id: str) -> Path:
         return self.settings.home / "tasks" / f"{uuid.UUID(task_id)}.json"
 
-    def wait_task(self, task_id: str, timeout: float | None = None) -> dict[str, Any]:
+    def wait_task(self, task_id: str, timeout: float | None = None, *, spool: bool = False) -> dict[str, Any]:
         """Poll ``majora/task/get`` until SUCCESS/FAILURE or the deadline; the result (which Majora serves
-        only once) is saved to ``<home>/tasks/<task_id>.json`` (0600) before it is returned."""
+        only once) is saved to ``<home>/tasks/<task_id>.json`` (0600) before it is returned.
+
+        ``spool``: a large answer is written to that file as it arrives and not parsed; the returned
+        envelope then carries ``spooled`` (the file) and no listing (:mod:`snakemake_majora.spool`)."""
         try:
             f = self._task_file(task_id)
         except ValueError:
             raise UsageError(f"{task_id!r} is not a task id") from None
         if f.exists():
+            if spool and f.stat().st_size >= SPOOL_SMALL:
+                from .spool import envelope
+
+                return {**envelope(f), "spooled": str(f)}
             return json.loads(f.read_text())
         limit = timeout if timeout is not None else self.settings.task_timeout
         t0 = time.monotonic()
@@ -333,19 +342,26 @@ class MajoraClient:
                 stop=stop_before_delay(limit),
             ):
                 with attempt:
-                    data = self._task_get_once(task_id)
+                    data = self._task_get_once(task_id, f if spool else None)
         except _TaskPending as exc:
             raise TaskPending(f"Majora task {task_id} still {exc.state} after "
                               f"{time.monotonic() - t0:.0f}s; "
                               f"fetch it later with `snakemake-majora get task {task_id}`") from None
+        if data.get("spooled"):
+            # Already on disk, next to the task file, as it arrived: the rename is the atomic write.
+            os.replace(data["spooled"], f)
+            return {**data, "spooled": str(f)}
         atomic_write_private(f, json.dumps(data).encode())
         return data
 
-    def _task_get_once(self, task_id: str) -> dict[str, Any]:
+    def _task_get_once(self, task_id: str, spool_to: Path | None = None) -> dict[str, Any]:
         """One ``task/get``: the answer if the task succeeded, else raises (:class:`_TaskPending` while it
-        runs)."""
+        runs). With ``spool_to`` (the task file), a large answer is written beside it as it arrives."""
         try:
-            data = self._request(TASK_GET, {"task_id": task_id}, once=True)
+            if spool_to is not None:
+                data = self._poll_spooled(task_id, spool_to)
+            else:
+                data = self._request(TASK_GET, {"task_id": task_id}, once=True)
         except _AnswerLost as exc:
             # Asking again would only ever see PENDING: Majora forgets a result once it served it.
             raise TaskResultLost(
@@ -354,24 +370,58 @@ class MajoraClient:
         state = (data.get("task") or {}).get("state", "PENDING")
         if state == "SUCCESS":
             return data
+        if data.get("spooled"):  # a large answer that is not a result: nothing to keep
+            Path(data["spooled"]).unlink(missing_ok=True)
         if state == "FAILURE":
             raise TaskFailed(f"Majora task {task_id} failed", messages=data.get("messages"))
         if state == "PERMISSION_DENIED":
             raise AuthError(f"Majora task {task_id} belongs to another user")
         raise _TaskPending(state)
 
+    def _poll_spooled(self, task_id: str, f: Path) -> dict[str, Any]:
+        """One ``task/get`` whose body goes to a file next to ``f`` as it arrives; a small body is read as
+        usual, a large one gives its envelope with ``spooled`` (the file)."""
+        from .spool import envelope, spool_answer
+
+        body = {"task_id": task_id}
+        r = self.raw_request(TASK_GET, body, once=True, stream=True)
+        if r.status_code != 200:
+            return self._envelope(r, TASK_GET, body)
+        f.parent.mkdir(parents=True, exist_ok=True)
+        part = f.with_name(f".{f.name}.{os.getpid()}.{time.monotonic_ns()}.part")
+        try:
+            size = spool_answer(r, part)
+        except (requests.RequestException, OSError) as exc:
+            part.unlink(missing_ok=True)
+            # The server answered, and this answer can only be had once.
+            raise _AnswerLost(f"{type(exc).__name__} while reading the answer to task/get") from None
+        if size < SPOOL_SMALL:
+            r._content = part.read_bytes()  # small: read as every other answer is
+            part.unlink()
+            return self._envelope(r, TASK_GET, body)
+        try:
+            data = envelope(part)
+        except Exception:  # ijson's errors: the body is not the JSON Majora sends
+            part.unlink(missing_ok=True)
+            raise ServerError("Majora answered HTTP 200 with a body that is not JSON for majora/task/get",
+                              status=200) from None
+        if data.get("errors"):
+            part.unlink(missing_ok=True)
+            raise answer_error(data, TASK_GET.strip("/"), body)
+        return {**data, "spooled": str(part)}
+
     def _task_of(self, data: dict[str, Any], what: str,
                  restart: Callable[[], dict[str, Any]] | None = None,
-                 timeout: float | None = None) -> dict[str, Any]:
-        """The result of the task ``data`` started (within ``timeout``, see :meth:`wait_task`). If its
-        one-time answer is lost on the way, the query (always a read here) is started again with
-        ``restart``, at most twice."""
+                 timeout: float | None = None, spool: bool = False) -> dict[str, Any]:
+        """The result of the task ``data`` started (within ``timeout``, see :meth:`wait_task`; ``spool``
+        as there). If its one-time answer is lost on the way, the query (always a read here) is started
+        again with ``restart``, at most twice."""
         for tries_left in (2, 1, 0):
             tasks = data.get("tasks") or []
             if not tasks:
                 raise ServerError(f"Majora did not start a task for {what}")
             try:
-                return self.wait_task(str(tasks[0]), timeout)
+                return self.wait_task(str(tasks[0]), timeout, spool=spool)
             except TaskResultLost as exc:
                 if restart is None or not tries_left:
                     raise
@@ -423,8 +473,12 @@ class MajoraClient:
     def get_pags(self, test_name: str, *, pass_: bool | None = None, fail: bool | None = None,
                  public: bool | None = None, private: bool | None = None, service_name: str | None = None,
                  published_after: str | None = None, published_before: str | None = None,
-                 suppressed_after: str | None = None, mode: str | None = None) -> dict[str, Any]:
-        """PAGs by QC test (async task); returns Majora's ``get`` payload (``result``, ``count``)."""
+                 suppressed_after: str | None = None, mode: str | None = None,
+                 spool: bool = False) -> dict[str, Any]:
+        """PAGs by QC test (async task); returns Majora's ``get`` payload (``result``, ``count``).
+
+        ``spool``: a large answer stays in its task file; the return value is then its envelope with
+        ``spooled`` (the file) instead of the payload (the plugin writes the local copy from it)."""
         body: dict[str, Any] = {"test_name": test_name}
         for key, val in (("pass", pass_), ("fail", fail), ("public", public), ("private", private),
                          ("service_name", service_name), ("published_after", published_after),
@@ -435,15 +489,28 @@ class MajoraClient:
         def start() -> dict[str, Any]:
             return self._request(PAG_QC_GET, body)
 
-        result = self._task_of(start(), "pag/qc/get", start)
+        try:
+            result = self._task_of(start(), "pag/qc/get", start, spool=spool)
+        except TaskFailed as exc:
+            if str(mode or "").lower() == "pagfiles":
+                raise
+            # Majora's default-mode listing fails on a PAG without a sequencing run: name it if so.
+            from .pag_diagnosis import explain_failure
+
+            raise explain_failure(self, exc, body) from None
+        if result.get("spooled"):
+            return result
         return result.get("get") or {}
 
-    def get_dataview(self, code: str) -> list[dict[str, Any]]:
-        """Rows of a Majora dataview (v3 GET, then the async task)."""
+    def get_dataview(self, code: str, spool: bool = False) -> Any:
+        """Rows of a Majora dataview (v3 GET, then the async task); ``spool`` as for :meth:`get_pags`."""
         def start() -> dict[str, Any]:
             return self._request(MDV_GET, method="GET", params={"mdv": code})
 
-        return self._task_of(start(), f"dataview {code}", start).get("data") or []
+        result = self._task_of(start(), f"dataview {code}", start, spool=spool)
+        if result.get("spooled"):
+            return result
+        return result.get("data") or []
 
     def get_summary(self, gte_date: str | None = None) -> dict[str, Any]:
         body = {"gte_date": gte_date} if gte_date else {}

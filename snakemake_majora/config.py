@@ -21,6 +21,7 @@ import yaml
 
 from .errors import ConfigError
 from .logsafe import register_secret
+from .trust import check_trusted_dir, check_trusted_file
 
 log = logging.getLogger(__name__)
 
@@ -195,9 +196,11 @@ def _check_types(values: dict[str, Any], sources: dict[str, str]) -> None:
             continue  # a numeric user name or client id in YAML is still a name
         else:
             want = "text"
-        shown = "a " + type(val).__name__ if key in SECRET_KEYS else f"{val!r}"[:60]
-        raise ConfigError(f"{key} (from {sources.get(key, 'config')}) must be {want}, not {shown}; fix it "
-                          "there")
+        shown = "a value of type " + type(val).__name__ if key in SECRET_KEYS else f"{val!r}"[:60]
+        source = sources.get(key, "config")
+        oc_key = _KEYS[key][1] if key in _KEYS else None
+        name = f"{oc_key} ({key})" if oc_key and source.endswith("(Ocarina)") else key
+        raise ConfigError(f"{name} (from {source}) must be {want}, not {shown}; fix it there")
 
 
 def _mask_userinfo(raw: str) -> str:
@@ -259,12 +262,28 @@ def _load_json(path: Path) -> dict[str, Any]:
     return data
 
 
+def _did_you_mean(unknown: list[Any], allowed: list[str]) -> str:
+    """``; did you mean client_secret? allowed keys: ...`` for an unknown-key message."""
+    import difflib
+
+    hints = []
+    for key in unknown:
+        near = difflib.get_close_matches(str(key).replace("-", "_").lower(), allowed, n=1, cutoff=0.6)
+        if near:
+            hints.append(f"{near[0]} (for {key})" if len(unknown) > 1 else near[0])
+    mean = f"; did you mean {', '.join(hints)}?" if hints else ""
+    return f"{mean} allowed keys: {', '.join(sorted(allowed))}"
+
+
 def _yaml_layer(data: dict[str, Any], path: Path, profile: str | None) -> tuple[dict[str, Any], str | None]:
     """Root-level keys, overlaid by the chosen profile. Returns (values, profile name used)."""
     profiles = data.get("profiles") or {}
     if not isinstance(profiles, dict):
         raise ConfigError(f"'profiles' in {path} must be a mapping of name -> settings")
     name = profile or data.get("default_profile")
+    if not profile and name is not None and (not isinstance(name, str | int) or isinstance(name, bool)):
+        # A list here used to crash as "unhashable type" when looked up under profiles:.
+        raise ConfigError(f"default_profile in {path} must be a profile name, not {name!r:.60}; fix it there")
     values = {k: v for k, v in data.items() if k in _KEYS}
     if name:
         if name not in profiles:
@@ -274,22 +293,48 @@ def _yaml_layer(data: dict[str, Any], path: Path, profile: str | None) -> tuple[
         prof = profiles[name] or {}
         if not isinstance(prof, dict):
             raise ConfigError(f"profile {name!r} in {path} must be a mapping")
-        unknown = sorted(set(prof) - set(_KEYS) - {"token"})
+        unknown = sorted(set(prof) - set(_KEYS) - {"token"}, key=str)
         if unknown:
-            raise ConfigError(f"unknown key(s) {', '.join(unknown)} in profile {name!r} of {path}")
+            raise ConfigError(f"unknown key(s) {', '.join(map(str, unknown))} in profile {name!r} of {path}"
+                              f"{_did_you_mean(unknown, [*_KEYS, 'token'])}")
         values.update(prof)
     if "token" in values and "api_key" not in values:
         values["api_key"] = values.pop("token")
     return values, name
 
 
-def _ocarina_layer(data: dict[str, Any], profile: str | None) -> dict[str, Any]:
+def ocarina_sections(data: dict[str, Any], path: Path, profile: str | None) -> list[dict[str, Any]]:
+    """Ocarina's layers in precedence order (ffurf): root keys, ``default``, ``profile.<name>``.
+
+    A section of the wrong type is one ConfigError naming it and the file: skipping it would leave the
+    command running against the root keys' server while the user believes a profile applies.
+    """
+    layers = [data]
+    default = data.get("default")
+    if default is not None:
+        if not isinstance(default, dict):
+            raise ConfigError(f"default in {path} must be a JSON object of settings, not "
+                              f"{type(default).__name__}; fix the file")
+        layers.append(default)
+    profiles = data.get("profile")
+    if profiles is not None and not isinstance(profiles, dict):
+        raise ConfigError(f"profile in {path} must be a JSON object of profile names, not "
+                          f"{type(profiles).__name__}; fix the file")
+    if profile and profiles and profile in profiles:
+        chosen = profiles[profile]
+        if not isinstance(chosen, dict):
+            raise ConfigError(f"profile.{profile} in {path} must be a JSON object of settings, not "
+                              f"{type(chosen).__name__}; fix the file")
+        layers.append(chosen)
+    return layers
+
+
+def _ocarina_layer(data: dict[str, Any], path: Path, profile: str | None) -> dict[str, Any]:
     """Ocarina precedence (ffurf): root keys, then ``default``, then ``profile.<name>``."""
-    merged: dict[str, Any] = {k: v for k, v in data.items() if isinstance(k, str) and k.isupper()}
-    if isinstance(data.get("default"), dict):
-        merged.update(data["default"])
-    if profile and isinstance(data.get("profile"), dict) and isinstance(data["profile"].get(profile), dict):
-        merged.update(data["profile"][profile])
+    root, *rest = ocarina_sections(data, path, profile)
+    merged: dict[str, Any] = {k: v for k, v in root.items() if isinstance(k, str) and k.isupper()}
+    for layer in rest:
+        merged.update(layer)
     out = {}
     for key, (_env, oc_key) in _KEYS.items():
         if oc_key and merged.get(oc_key) not in (None, ""):
@@ -334,10 +379,14 @@ def load_settings(
                 env_vals[key], env_src[key] = env[name], f"${name}"
                 break
 
+    # The home and each configuration file can redirect requests or name the token file: another user
+    # who can change them could send the token to a server of theirs (docs/credentials.md, threat model).
+    check_trusted_dir(home, "snakemake-majora home")
     used_profile = profile
     yaml_vals: dict[str, Any] = {}
     found = False
     if cfg_path.exists():
+        check_trusted_file(cfg_path, "config file")
         data = _load_yaml(cfg_path)
         yaml_vals, yaml_profile = _yaml_layer(data, cfg_path, profile)
         found = yaml_profile is not None and yaml_profile == profile
@@ -347,8 +396,9 @@ def load_settings(
     oc_path = Path(env.get("OCARINA_CONF_FILE") or Path.home() / ".ocarina").expanduser()
     oc_vals: dict[str, Any] = {}
     if oc_path.exists():
+        check_trusted_file(oc_path, "Ocarina config")
         oc_data = _load_json(oc_path)
-        oc_vals = _ocarina_layer(oc_data, used_profile)
+        oc_vals = _ocarina_layer(oc_data, oc_path, used_profile)
         found = found or (profile is not None and profile in (oc_data.get("profile") or {}))
         if any(oc_vals.get(k) for k in SECRET_KEYS):
             warn_if_exposed(oc_path, "Ocarina config")
@@ -385,10 +435,9 @@ def load_settings(
             + (f", or {oc} in {oc_path}" if oc else "")
             + ("" if k in ("domain", "user") else " (OAuth mode; or set an API key as MAJORA_TOKEN)")
         )
+    _check_types(values, sources)  # before registering: a secret that is not text cannot be registered
     for key in SECRET_KEYS:
         register_secret(values.get(key))
-
-    _check_types(values, sources)
     domain = clean_domain(str(values["domain"]), sources["domain"]) if values.get("domain") else ""
     scopes_raw = values.get("scopes") or DEFAULT_SCOPES
     scopes = tuple(scopes_raw.split()) if isinstance(scopes_raw, str) else tuple(str(s) for s in scopes_raw)

@@ -108,7 +108,9 @@ class CredentialManager:
         self.clock = clock
         self._session = session
         self.path = default_token_path(settings)
-        self.store = TokenStore(self.path)
+        # Every read refuses a record issued for another server or client: a token is only ever sent to
+        # the domain it came from, whatever a (possibly tampered) configuration says.
+        self.store = TokenStore(self.path, bound_to=(settings.domain, settings.client_id or ""))
         self.lock = TokenLock(self.path, settings.lock, lease_duration=settings.lock_lease_seconds)
         self._warned_ttl = False
         self._cleaned = False
@@ -324,15 +326,25 @@ class CredentialManager:
                 with attempt:
                     self.store.write(new)
             self._unsaved = None
+            if reservation.kept:
+                with contextlib.suppress(OSError):
+                    reservation.tmp.unlink()
             log.warning("the token store %s was written on a second attempt (first: %s)", self.path,
                         first.strerror)
             return
         except OSError as exc:
             why = exc.strerror or str(exc)
         rescue = self.store.write_rescue(new)
-        where = (f"it was saved to {rescue} (0600) and is kept in this process's memory"
-                 if rescue else "no rescue file could be written either: it lives only in this process's "
-                 "memory, which keeps working until it exits")
+        kept = reservation.tmp if reservation.kept and reservation.tmp.exists() else None
+        also = f" and {kept}" if kept else ""
+        if rescue:
+            where = f"it was saved to {rescue} (0600){also} and is kept in this process's memory"
+        elif kept:
+            where = (f"no rescue file could be written, but it is in {kept} (0600, next to the store, where "
+                     "the next refresh adopts it) and in this process's memory")
+        else:
+            where = ("no rescue file could be written either: it lives only in this process's memory, "
+                     "which keeps working until it exits")
         msg = (f"the token was refreshed but the token file {self.path} could not be written ({why}); "
                f"the stored refresh token is now dead and the credential is at risk: {where}. Free space "
                "or quota there (or make it writable), then run `snakemake-majora refresh`, which puts the "
@@ -341,22 +353,20 @@ class CredentialManager:
         raise TokenSaveError(msg)
 
     def _recover_unsaved(self, cur: TokenRecord) -> TokenRecord | None:
-        """Write back a newer pair this process or a rescue file holds (lock held); return it, or None."""
-        cands: list[tuple[Path | None, TokenRecord]] = []
+        """Write back a newer pair this process, a rescue file or a left-over reservation holds (lock held);
+        return it, or None. The newest generation wins; only this store's own files are looked at (their
+        names carry the store's path), and only those for this store's domain, client and user are
+        adopted or removed."""
+        mine = (self.settings.domain, self.settings.client_id or "", self.settings.user)
+        files = [(p, r) for p, r in self.store.rescue_candidates() if (r.domain, r.client_id, r.user) == mine]
+        cands: list[tuple[Path | None, TokenRecord]] = list(files)
         if self._unsaved is not None:
             cands.append((None, self._unsaved))
-        found = self.store.read_rescue()
-        if found is not None:
-            cands.append(found)
-        mine = (self.settings.domain, self.settings.client_id or "", self.settings.user)
-        live = [(p, r) for p, r in cands
-                if r.generation > cur.generation and (r.domain, r.client_id, r.user) == mine]
+        live = [(p, r) for p, r in cands if r.generation > cur.generation]
         if not live:
             # The store already holds these pairs or newer ones (a peer recovered them, or a new login).
             self._unsaved = None
-            if found is not None:
-                with contextlib.suppress(OSError):
-                    found[0].unlink()
+            self._remove(files, cur.generation)
             return None
         where, cand = max(live, key=lambda c: c[1].generation)
         try:
@@ -370,10 +380,16 @@ class CredentialManager:
         log.warning("recovered the refreshed token (generation %d) that could not be stored before, from %s",
                     cand.generation, where or "this process's memory")
         self._unsaved = None
-        if found is not None:
-            with contextlib.suppress(OSError):
-                found[0].unlink()
+        self._remove(files, cand.generation)
         return cand
+
+    @staticmethod
+    def _remove(files: list[tuple[Path, TokenRecord]], upto: int) -> None:
+        """Delete rescue/temp files of this store whose pair the store now holds or has superseded."""
+        for path, rec in files:
+            if rec.generation <= upto:
+                with contextlib.suppress(OSError):
+                    path.unlink()
 
     def _rotated_by_peer(self, cur: TokenRecord) -> TokenRecord | None:
         """The store's record if a peer replaced ``cur`` while this process held the lock, else None.
@@ -416,7 +432,8 @@ class CredentialManager:
         while True:
             try:
                 with self.lock.hold(timeout=min(LOCK_SLICE, max(0.01, deadline - time.monotonic()))):
-                    cur = self.store.read(force=True)
+                    # A login replaces whatever the file held, even a record of another server (unbound).
+                    cur = self.store.read(force=True, bound=False)
                     if not replace_working and self.working(cur):
                         raise CredentialExists(
                             f"the token store {self.path} already holds a working credential (generation "

@@ -48,6 +48,30 @@ PLACEHOLDERS = ["BIRM-00901", "EDIN-00902"]
 EX_SOFTWARE, EX_UNAVAILABLE = 70, 69
 
 
+def register_run(server: Any, user: str, run_name: str, sample: str) -> None:
+    """Register the sequencing run a workflow publishes into (its ``publish.run_name``), with a library
+    holding ``sample``, as a lab does before it publishes that run's consensus files: Majora's PAG listing
+    fails for everyone while a listed PAG's run is unknown, and majora-lite answers the same. Idempotent
+    (Majora updates an existing library and run). Uses an API key of ``user`` from the local server."""
+    import requests
+
+    key = server.apikey(user)
+    library = f"{run_name}-LIB"
+    pool = {"library_source": "VIRAL_RNA", "library_strategy": "AMPLICON", "library_selection": "PCR"}
+    calls = [
+        ("artifact/library/add/", {"library_name": library, "library_layout_config": "PAIRED",
+                                   "library_seq_kit": "NEXTERA", "library_seq_protocol": "ARTIC",
+                                   "biosamples": [{"central_sample_id": sample, **pool}]}),
+        ("process/sequencing/add/", {"library_name": library, "runs": [
+            {"run_name": run_name, "instrument_make": "ILLUMINA", "instrument_model": "MiSeq"}]}),
+    ]
+    for path, body in calls:
+        r = requests.post(f"{server.url}/api/v2/{path}", json={"username": user, "token": key, **body},
+                          timeout=60)
+        if r.status_code != 200 or r.json().get("errors"):
+            raise SystemExit(f"[demo] registering run {run_name} failed at {path}: {r.text[:300]}")
+
+
 def say(msg: str) -> None:
     print(f"[demo] {msg}", flush=True)
 
@@ -232,6 +256,10 @@ def run(demo: Demo) -> int:
         demo.write_client_config(server.url, state)
         demo.login(server, state)
         demo.register_placeholders()
+        run_name = yaml.safe_load(WORKFLOW_CONFIG.read_text())["publish"]["run_name"]
+        if run_name:
+            register_run(server, DEMO_USER, run_name, state["seed"]["example"]["central_sample_id"])
+            say(f"registered sequencing run {run_name}, which the workflow publishes into")
         demo.write_workflow_config()
         before = server.counters()
         say(f"running the workflow with {demo.cores} parallel jobs in {demo.work}")

@@ -83,6 +83,10 @@ class ServerError(MajoraError):
         self.status = status
 
 
+class TaskFailed(ServerError):
+    """A Majora task ended in FAILURE (its worker raised; the answer does not say why)."""
+
+
 class TemporaryError(MajoraError):
     """A failure that may go away on retry (429/503 after retries, network, task deadline, lock wait)."""
 

@@ -10,12 +10,16 @@ about the query waits on the same memoised future.
 from __future__ import annotations
 
 import hashlib
+import os
+import secrets
+import shutil
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, BinaryIO
 
 from .queries import Query
 from .records import canonical_json, canonical_tsv, table_rows
@@ -23,15 +27,30 @@ from .records import canonical_json, canonical_tsv, table_rows
 
 @dataclass(frozen=True)
 class Record:
-    """The canonical local bytes of one query's result and their sha256."""
+    """The canonical local bytes of one query's result and their sha256; a large listing's bytes are in
+    the file ``path`` instead of ``body`` (written while the answer was parsed, see ``spool``)."""
 
     body: bytes
-    digest: str  # hex sha256 of body
+    digest: str  # hex sha256 of the bytes
+    path: str | None = None
+    length: int = 0  # the size of the file at ``path``
 
     @property
     def checksum(self) -> str:
         """Snakemake's ``algorithm:hex`` form."""
         return f"sha256:{self.digest}"
+
+    @property
+    def size(self) -> int:
+        return self.length if self.path is not None else len(self.body)
+
+    def write_to(self, fh: BinaryIO) -> None:
+        """Copy the bytes to an open binary file (a file-backed record in chunks)."""
+        if self.path is None:
+            fh.write(self.body)
+            return
+        with open(self.path, "rb") as src:
+            shutil.copyfileobj(src, fh, 1 << 20)
 
 
 def render(query: Query, payload: Any) -> Record:
@@ -40,12 +59,39 @@ def render(query: Query, payload: Any) -> Record:
     return Record(body, hashlib.sha256(body).hexdigest())
 
 
+def render_spooled(query: Query, answer: dict[str, Any], spool_dir: Path) -> Record:
+    """The canonical local bytes of a spooled task answer, written to a file in ``spool_dir`` item by
+    item (the listing is never held whole)."""
+    from .spool import write_canonical  # lazy: ijson only where listings are fetched
+
+    spool_dir.mkdir(parents=True, exist_ok=True)
+    dest = spool_dir / f"{hashlib.sha256(query.canonical.encode()).hexdigest()[:16]}.{os.getpid()}." \
+                       f"{secrets.token_hex(4)}"
+    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            digest, size = write_canonical(Path(answer["spooled"]), query.kind, query.table, fh,
+                                           answer.get("get"))
+    except BaseException as exc:
+        dest.unlink(missing_ok=True)
+        import ijson
+
+        from .errors import ServerError
+
+        if isinstance(exc, ijson.JSONError):
+            raise ServerError(f"the task answer for {query.canonical} in {answer['spooled']} is not the JSON "
+                              f"Majora sends ({exc}); run the query again") from None
+        raise
+    return Record(b"", digest, str(dest), size)
+
+
 def _flag(value: str | None) -> bool | None:
     return None if value is None else value == "true"
 
 
-def call_client(client: Any, query: Query) -> Any:
-    """Ask Majora for ``query`` through the client; None if the record does not exist."""
+def call_client(client: Any, query: Query, spool: bool = False) -> Any:
+    """Ask Majora for ``query`` through the client; None if the record does not exist. ``spool``: a large
+    listing (PAGs, dataview) comes back as its spooled task answer (``{"spooled": file, ...}``)."""
     from .errors import NotFoundError  # lazy: keeps the discovery shim import cheap
 
     try:
@@ -55,7 +101,7 @@ def call_client(client: Any, query: Query) -> Any:
             runs = client.get_sequencing([query.key])
             return runs.get(query.key) if isinstance(runs, dict) else None
         if query.kind == "dataview":
-            return client.get_dataview(query.key)
+            return client.get_dataview(query.key, spool=True) if spool else client.get_dataview(query.key)
         if query.kind == "pag":
             p = query.param
             return client.get_pags(
@@ -69,6 +115,7 @@ def call_client(client: Any, query: Query) -> Any:
                 published_before=p("published_before"),
                 suppressed_after=p("suppressed_after"),
                 mode=p("mode"),
+                **({"spool": True} if spool else {}),
             )
         return client.get_summary(gte_date=query.param("gte_date"))
     except NotFoundError:
@@ -108,8 +155,11 @@ class RecordFetcher:
         concurrency: int = 8,
         max_requests_per_second: float | None = None,
         on_record: Callable[[Query, Record], None] | None = None,
+        spool_dir: Path | None = None,
     ) -> None:
         self._client_factory = client_factory
+        # Where large listings are written while parsed (None: parsed in memory, as small answers are).
+        self.spool_dir = spool_dir
         self._on_record = on_record
         self._client: Any = None
         self._client_lock = threading.Lock()
@@ -133,10 +183,13 @@ class RecordFetcher:
         self._limiter.wait()
         with self._lock:
             self.requests += 1
-        payload = call_client(client, query)
+        payload = call_client(client, query, spool=self.spool_dir is not None)
         if payload is None:
             return None
-        rec = render(query, payload)
+        if isinstance(payload, dict) and payload.get("spooled") and self.spool_dir is not None:
+            rec = render_spooled(query, payload, self.spool_dir)
+        else:
+            rec = render(query, payload)
         if self._on_record is not None:
             self._on_record(query, rec)
         return rec

@@ -14,6 +14,13 @@ updates happen under the token store's kind of lock (:class:`snakemake_majora.lo
 or a lease file where the file system does not forward locks), re-read the file inside the lock, and
 replace it atomically. Lookups of already-known content need no lock: an entry only changes when the
 content changes, and then the reader sees the new digest itself.
+
+The lock's sidecar files are created 0600 (anyone who can open the lock file, even read-only, can hold
+an exclusive flock on it and stall the workflow); a ``ledger_dir`` that is a group-shared cache (the
+directory is group-writable) gets 0660, so the group members it trusts, and only they, share the lock.
+The wait for the lock is bounded (the ``ledger_lock_timeout`` storage setting): then the run stops with
+one line naming the holder. A ``checked`` (or ``first_seen``) time in the future, which only a damaged or
+tampered ledger holds, counts as now: it must not stop rechecks for everyone sharing the ledger.
 """
 
 from __future__ import annotations
@@ -21,27 +28,44 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
+import stat
 import threading
 import time
 from pathlib import Path
 
+from .errors import TemporaryError
 from .locking import LockBusy, TokenLock
 from .store import atomic_write_private
 
 log = logging.getLogger(__name__)
 
 LEDGER_VERSION = 1
+#: Seconds a `checked` time may lie ahead (clocks of the hosts sharing a ledger): counted as now.
+CLOCK_SKEW = 300.0
 
 
-class LedgerLockTimeout(Exception):
+class LedgerLockTimeout(TemporaryError):
     """The ledger's lock could not be had in time (another process holds it)."""
+
+
+def lock_file_mode(directory: Path, shared: bool) -> int:
+    """0600, or 0660 for a ``ledger_dir`` that is a group-shared cache (a group-writable directory)."""
+    if shared:
+        try:
+            if os.stat(directory).st_mode & stat.S_IWGRP:
+                return 0o660
+        except OSError:
+            pass
+    return 0o600
 
 
 class _LedgerLock:
     """Context manager around the ledger's :class:`TokenLock` (flock or lease, chosen from the mount)."""
 
-    def __init__(self, path: Path, mode: str, timeout: float) -> None:
-        self.lock = TokenLock(path, mode, private=False)
+    def __init__(self, path: Path, mode: str, timeout: float, shared: bool = False) -> None:
+        self.lock = TokenLock(path, mode, private=False,
+                              file_mode=lock_file_mode(path.parent, shared))
         self.timeout = timeout
         self._held: contextlib.AbstractContextManager[None] | None = None
 
@@ -52,7 +76,8 @@ class _LedgerLock:
         except LockBusy:
             raise LedgerLockTimeout(
                 f"the majora ledger {self.lock.token_path} stayed locked for {self.timeout:g} s "
-                f"(last holder: {self.lock.holder()}); try again when that process has finished"
+                f"(last holder: {self.lock.holder()}); try again when that process has finished, or "
+                "raise --storage-majora-ledger-lock-timeout"
             ) from None
         self._held = held
 
@@ -70,15 +95,17 @@ class Ledger:
     1,000 records costs a handful of ledger writes, not 1,000.
     """
 
-    def __init__(self, path: Path, *, lock_timeout: float = 120.0, lock_mode: str = "auto") -> None:
+    def __init__(self, path: Path, *, lock_timeout: float = 60.0, lock_mode: str = "auto",
+                 shared: bool = False) -> None:
         self.path = Path(path)
         self._file_lock: contextlib.AbstractContextManager[None] = _LedgerLock(self.path, lock_mode,
-                                                                              lock_timeout)
+                                                                              lock_timeout, shared)
         self._mutex = threading.Lock()
         self._known: dict[str, tuple[str, float]] | None = None
         self._checked: dict[str, float] = {}  # when Majora last confirmed the recorded content
         self._pending: dict[str, str] = {}
         self._pending_checked: dict[str, tuple[str, float]] = {}
+        self._gave_up = False  # the lock stayed held once: do not wait again at exit
 
     # -- reading and writing the file --------------------------------------------------------------
 
@@ -86,9 +113,17 @@ class Ledger:
         try:
             raw = json.loads(self.path.read_text(encoding="utf-8"))
             entries = raw["entries"]
-            known = {q: (str(e["sha256"]), float(e["first_seen"])) for q, e in entries.items()}
+            now = time.time()
+            known = {q: (str(e["sha256"]), min(float(e["first_seen"]), now)) for q, e in entries.items()}
             # Ledgers written before `checked` existed: the content was confirmed when first seen.
-            self._checked = {q: float(e.get("checked", e["first_seen"])) for q, e in entries.items()}
+            checked = {q: float(e.get("checked", e["first_seen"])) for q, e in entries.items()}
+            future = [q for q, t in checked.items() if t > now + CLOCK_SKEW]
+            if future:
+                log.warning("majora: ignoring %d confirmation time(s) in the future in the ledger %s (e.g. "
+                            "%s); those records are asked again", len(future), self.path, future[0])
+            # A time a little ahead is another host's clock: now. Further ahead it is no confirmation
+            # (a tampered shared ledger must not freeze rechecks for everyone): never confirmed.
+            self._checked = {q: (0.0 if t > now + CLOCK_SKEW else min(t, now)) for q, t in checked.items()}
             return known
         except FileNotFoundError:
             return {}
@@ -129,6 +164,14 @@ class Ledger:
         with self._mutex:
             return self._checked.get(query, hit[1]) >= since
 
+    def checked(self, query: str) -> float | None:
+        """When Majora last confirmed the recorded content of ``query`` (epoch), or None."""
+        hit = self.lookup(query)
+        if hit is None:
+            return None
+        with self._mutex:
+            return self._checked.get(query, hit[1])
+
     def lookup(self, query: str) -> tuple[str, float] | None:
         """``(sha256, first_seen)`` recorded for ``query``, or None; reads the file once per process."""
         with self._mutex:
@@ -156,10 +199,17 @@ class Ledger:
     def flush(self) -> None:
         """Write every pending observation (new content and confirmation times) now."""
         with self._mutex:
-            if self._pending or self._pending_checked:
+            if (self._pending or self._pending_checked) and not self._gave_up:
                 self._flush_locked()
 
     def _flush_locked(self) -> None:
+        try:
+            self._flush_held()
+        except LedgerLockTimeout:
+            self._gave_up = True
+            raise
+
+    def _flush_held(self) -> None:
         with self._file_lock:
             # Re-read inside the lock: another process may have recorded the same content already,
             # and its time must win so that all processes agree on the mtime.

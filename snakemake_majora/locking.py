@@ -117,12 +117,14 @@ class TokenLock:
     """Exclusive lock guarding refreshes of one token file."""
 
     def __init__(self, token_path: Path, mode: str = "auto", *, poll_interval: float = POLL_INTERVAL,
-                 lease_duration: float = LEASE_DURATION, private: bool = True) -> None:
+                 lease_duration: float = LEASE_DURATION, private: bool = True,
+                 file_mode: int | None = None) -> None:
         self.token_path = Path(token_path)
         # private=False: the guarded file is not secret (the record ledger, possibly shared by a group's
-        # workflows), so its directory keeps its mode and the sidecar files are group-writable.
+        # workflows), so its directory keeps its mode and the sidecar files get ``file_mode`` (the ledger
+        # chooses 0600, or 0660 for a group-shared cache: whoever can open a lock file can hold it).
         self.private = private
-        self._file_mode = 0o600 if private else 0o664
+        self._file_mode = 0o600 if private or file_mode is None else file_mode
         self.lock_path = self.token_path.with_name(self.token_path.name + ".lock")
         self.lease_path = self.token_path.with_name(self.token_path.name + ".lease")
         self.holder_path = self.token_path.with_name(self.token_path.name + ".holder")
@@ -249,10 +251,15 @@ class TokenLock:
                 raise ConfigError(f"{path} is a symbolic link; refusing to follow it. Remove it "
                                   f"(rm {path}); it is recreated as needed") from None
             raise
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
             os.close(fd)
             raise ConfigError(f"{path} is not a regular file; refusing to use it. Remove it (rm {path}); it "
                               "is recreated as needed")
+        if st.st_uid == os.geteuid() and stat.S_IMODE(st.st_mode) & ~self._file_mode:
+            # made wider by an older version (0644): whoever can open it can hold the lock
+            with contextlib.suppress(OSError):
+                os.fchmod(fd, self._file_mode)
         return fd
 
     def _check_lock_file(self) -> None:

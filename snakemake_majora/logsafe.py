@@ -24,11 +24,17 @@ _SECRETS: set[str] = set()
 _SECRETS_LOCK = threading.Lock()
 _MIN_SECRET_LEN = 6
 
-_KEYS = r"(?:access_token|refresh_token|client_secret|password|api_key|token|code)"
+# Key names; the underscore may arrive URL-encoded (``refresh%5Ftoken``).
+_U = r"(?:_|%5F)"
+_KEYS = rf"(?:access{_U}token|refresh{_U}token|client{_U}secret|password|api{_U}key|token|code)"
+#: An optional quote, escaped or not (``"``, ``'``, ``\\"`` inside a JSON string holding JSON).
+_Q = r"""(?:\\*["'])?"""
 _PATTERNS = [
+    # key: value, key=value, key => value, JSON ("key": "value", {\"key\": \"value\"}, "key": ["value"]).
+    # A value never starts with a backtick: "`client_secret:` under profiles..." is a message, not a secret.
     re.compile(
-        rf"""(?P<k>(?<![A-Za-z0-9_])["']?{_KEYS}["']?\s*[:=]\s*["']?)"""
-        r"""(?P<v>[^"'\s,&}]+)""",
+        rf"""(?P<k>(?<![A-Za-z0-9_]){_Q}{_KEYS}{_Q}\s*(?:=>|[:=])\s*(?:\[\s*)?{_Q})"""
+        r"""(?P<v>[^"'`\\\s,&}\]][^"'\\\s,&}\]]*)""",
         re.IGNORECASE,
     ),
     # The same pairs URL-encoded (a form body or query string inside a logged URL): key%3Dvalue,
@@ -52,9 +58,10 @@ def fingerprint(secret: str | None) -> str:
     return "sha256:" + hashlib.sha256(secret.encode()).hexdigest()[:8]
 
 
-def register_secret(value: str | None) -> None:
-    """Remember ``value`` so that it is masked in every filtered log record."""
-    if value and len(value) >= _MIN_SECRET_LEN and value.upper() != "OAUTH":
+def register_secret(value: object) -> None:
+    """Remember ``value`` so that it is masked in every filtered log record (text only: a mistyped
+    setting is reported by the config checks, not crashed on here)."""
+    if isinstance(value, str) and len(value) >= _MIN_SECRET_LEN and value.upper() != "OAUTH":
         with _SECRETS_LOCK:
             _SECRETS.add(value)
 

@@ -9,6 +9,8 @@ shared credential under its lock. See docs/plugin.md.
 """
 
 import atexit
+import dataclasses
+import difflib
 import hashlib
 import math
 import os
@@ -16,6 +18,8 @@ import re
 import sys
 import threading
 import time
+import weakref
+from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,9 +39,13 @@ from snakemake_interface_storage_plugins.storage_provider import (
 from . import queries
 from .fetch import Record, RecordFetcher
 from .ledger import Ledger
-from .store import atomic_write_private
+from .store import atomic_write_with
+from .unchecked import Failure, OfflineUse, RunStopped, stop_run
 
 LEDGER_NAME = ".majora-ledger.json"
+SPOOL_NAME = ".majora-spool"
+#: A verified local copy at least this large is used from its file rather than read into memory.
+LARGE_LOCAL = 1 << 20
 
 # Deliberately no `from __future__ import annotations` here: interface-common reads field types at
 # runtime, and ints carry metadata["type"] so that CLI strings are converted under 1.23 and 1.24 (P4).
@@ -122,6 +130,14 @@ class StorageProviderSettings(StorageProviderSettingsBase):
             "metavar": "DIR",
         },
     )
+    ledger_lock_timeout: int = field(
+        default=60,
+        metadata={
+            "help": "Seconds to wait for the ledger's lock held by another process before stopping the "
+            "run with a message naming the holder.",
+            "type": int,
+        },
+    )
 
 
 @dataclass(frozen=True)
@@ -138,6 +154,8 @@ class ResolvedSettings:
     max_requests_per_second: float | None
     recheck_after: float  # seconds; 0 = always ask Majora, inf = never while the local copy verifies
     ledger_dir: str | None
+    recheck: str = "always"  # as written, for messages
+    ledger_lock_timeout: int = 60
 
 
 def _number(name: str, value: Any, kind: type, minimum: float, default: Any) -> Any:
@@ -190,9 +208,41 @@ def _text(value: Any) -> str | None:
     return text or None
 
 
+#: Keywords of the ``storage:`` directive that Snakemake itself handles for every provider.
+_GENERIC_KEYWORDS = ("keep_local", "retrieve")
+_ENV_PREFIX = "SNAKEMAKE_STORAGE_MAJORA_"
+
+
+def allowed_settings() -> list[str]:
+    """Every keyword the ``storage:`` directive (and ``--storage-majora-*``) accepts for majora."""
+    return sorted({f.name for f in dataclasses.fields(StorageProviderSettings)} | set(_GENERIC_KEYWORDS))
+
+
+def _unknown(name: str, allowed: list[str], where: str) -> WorkflowError:
+    near = difflib.get_close_matches(name, allowed, n=1, cutoff=0.6)
+    hint = f"did you mean {near[0]}? " if near else ""
+    return WorkflowError(f"unknown majora storage setting {name!r} {where}; {hint}the allowed ones are "
+                         f"{', '.join(allowed)}.")
+
+
+def check_known(settings: StorageProviderSettings, environ: dict[str, str] | None = None) -> None:
+    """Refuse keywords the provider does not define: Snakemake copies any keyword of the ``storage:``
+    directive into the settings object, so a typo (``recheck_after="12h"``) would otherwise do nothing."""
+    allowed = allowed_settings()
+    for name in sorted(vars(settings)):
+        if name not in allowed and not name.startswith("_"):
+            raise _unknown(name, allowed, "in the storage directive")
+    env = os.environ if environ is None else environ
+    env_names = {f.name.upper(): f.name for f in dataclasses.fields(StorageProviderSettings)}
+    for var in sorted(env):
+        if var.startswith(_ENV_PREFIX) and var[len(_ENV_PREFIX):] not in env_names:
+            raise _unknown(var[len(_ENV_PREFIX):].lower(), allowed, f"(environment variable {var})")
+
+
 def resolve_settings(settings: StorageProviderSettings | None) -> ResolvedSettings:
     """Validate and coerce settings; raise a one-line WorkflowError naming the bad one."""
     s = settings if settings is not None else StorageProviderSettings()
+    check_known(s)
     return ResolvedSettings(
         domain=_text(s.domain),
         profile=_text(s.profile),
@@ -206,6 +256,8 @@ def resolve_settings(settings: StorageProviderSettings | None) -> ResolvedSettin
         ),
         recheck_after=parse_recheck(s.recheck),
         ledger_dir=_text(s.ledger_dir),
+        recheck=_text(s.recheck) or "always",
+        ledger_lock_timeout=_number("ledger_lock_timeout", s.ledger_lock_timeout, int, 1, 60),
     )
 
 
@@ -240,6 +292,29 @@ def is_job_process(argv: list[str]) -> bool:
     return False
 
 
+def is_snakemake_main(argv: list[str]) -> bool:
+    """True in the main process of a ``snakemake`` command (``snakemake ...`` or ``python -m snakemake``).
+
+    Only there may the plugin end the run itself (:mod:`snakemake_majora.unchecked`); a library user (the
+    Python API, the storage interface's test suite) keeps the storage API's contract: ``exists()`` is
+    False for a record Majora does not have, and failures are WorkflowErrors.
+    """
+    if not argv or is_job_process(argv):
+        return False
+    prog = Path(argv[0])
+    return prog.name in ("snakemake", "snakemake.exe") or (
+        prog.name == "__main__.py" and prog.parent.name == "snakemake"
+    )
+
+
+_live: "weakref.WeakSet[StorageProvider]" = weakref.WeakSet()
+
+
+def live_providers() -> list["StorageProvider"]:
+    """The majora providers of this process (``preflight()`` reads the run's ``recheck`` from them)."""
+    return list(_live)
+
+
 def _explain(err: BaseException, print_query: str, domain: str | None) -> WorkflowError:
     """A one-line WorkflowError for a failed fetch, naming the server (the client says what to do)."""
     where = f" at {domain}" if domain else ""
@@ -253,7 +328,8 @@ class StorageProvider(StorageProviderBase):
         # Runs in every process that parses the Snakefile: validate only, no network, no config reading.
         self.conf = resolve_settings(self.settings)
         where = Path(self.conf.ledger_dir).expanduser() if self.conf.ledger_dir else Path(self.local_prefix)
-        self.ledger = Ledger(where / LEDGER_NAME)
+        self.ledger = Ledger(where / LEDGER_NAME, lock_timeout=float(self.conf.ledger_lock_timeout),
+                             shared=self.conf.ledger_dir is not None)
         # Confirmations of unchanged records are written once, when the process ends (losing them only
         # costs a recheck next time).
         atexit.register(self._flush_ledger)
@@ -262,11 +338,25 @@ class StorageProvider(StorageProviderBase):
             concurrency=self.conf.fetch_concurrency,
             max_requests_per_second=self.conf.max_requests_per_second,
             on_record=lambda query, rec: self.ledger.note(query.canonical, rec.digest),
+            # Large listings are written here while parsed; this process's files go when it ends.
+            spool_dir=Path(self.local_prefix) / SPOOL_NAME,
         )
+        atexit.register(self._clean_spool)
         self._lock = threading.Lock()
         self._pending: list[tuple[queries.Query, Path]] = []  # created, not yet submitted
         self._local: dict[str, Record] = {}  # verified local copies used without asking Majora
         self._job_process = is_job_process(sys.argv)
+        self._stops_run = is_snakemake_main(sys.argv)
+        # The main process's account of its inputs, so that a run never succeeds on inputs it could not
+        # check (see snakemake_majora.unchecked): every concrete query noted, every fetch started, and
+        # the RunStopped once the run has been stopped.
+        self._noted: dict[str, queries.Query] = {}
+        self._futures: dict[str, Future[Record | None]] = {}
+        self._stopped: RunStopped | None = None
+        self.offline = OfflineUse()
+        if not self._job_process:
+            atexit.register(self._say_offline)
+        _live.add(self)
 
     # -- fetching: what the storage objects call ------------------------------------------------------
 
@@ -274,6 +364,7 @@ class StorageProvider(StorageProviderBase):
         """Note a concrete query; it is fetched (with all others noted) when Snakemake first asks."""
         with self._lock:
             self._pending.append((query, local_path))
+            self._noted.setdefault(query.canonical, query)
 
     def record(self, query: queries.Query, local_path: Path) -> Record | None:
         """The record for ``query`` (None: Majora has none). One request per record and process.
@@ -288,7 +379,73 @@ class StorageProvider(StorageProviderBase):
         if local is not None:
             return local
         self._submit_pending()
-        return self.fetcher.get(query)
+        return self._submit(query).result()
+
+    def _submit(self, query: queries.Query) -> Future[Record | None]:
+        fut = self.fetcher.submit(query)
+        with self._lock:
+            self._noted.setdefault(query.canonical, query)
+            self._futures[query.canonical] = fut
+        return fut
+
+    @property
+    def in_main_process(self) -> bool:
+        return not self._job_process
+
+    @property
+    def stops_run(self) -> bool:
+        """True if an input that cannot be confirmed ends the run here (a ``snakemake`` main process)."""
+        return self._stops_run
+
+    def requests_needed(self) -> bool:
+        """True once this process has asked (or had to ask) Majora about an input."""
+        with self._lock:
+            return bool(self._futures) or any(
+                key not in self._local for key in self._noted
+            ) or self.fetcher.requests > 0
+
+    def stop(self, query: str, err: Any) -> RunStopped:
+        """End the run (main process): ``query`` could not be confirmed (``err`` None: Majora has no such
+        record). Counts every input of the run noted so far that is not confirmed, prints one line and
+        returns the :class:`RunStopped` to raise (the same one on every later call)."""
+        with self._lock:
+            if self._stopped is not None:
+                return self._stopped
+        # Fetches already running finish and count; those not started yet are dropped.
+        self.fetcher.shutdown()
+        with self._lock:
+            noted, futures, local = dict(self._noted), dict(self._futures), set(self._local)
+        wait(list(futures.values()))
+        failures = [Failure(self._name(query), err)]
+        unchecked = 0
+        for key in noted:
+            if key in local:
+                continue
+            fut = futures.get(key)
+            if fut is not None and not fut.cancelled():
+                exc = fut.exception()
+                if exc is None and fut.result() is not None:
+                    continue
+                if key != query:
+                    failures.append(Failure(self._name(key), exc))
+            unchecked += 1
+        stopped = stop_run(failures, max(unchecked, 1), offline=self.conf.recheck_after == math.inf)
+        with self._lock:
+            self._stopped = stopped
+        return stopped
+
+    def _name(self, key: str) -> str:
+        """The query, and why a re-run that trusts local copies still had to ask Majora about it."""
+        if self._job_process or self.conf.recheck_after <= 0:
+            return key
+        if self.conf.recheck_after == math.inf:
+            return f"{key} (no local copy that the ledger verifies)"
+        return f"{key} (no verified local copy confirmed within recheck {self.conf.recheck})"
+
+    def _say_offline(self) -> None:
+        line = self.offline.summary(self.conf.recheck)
+        if line and self._stopped is None:
+            print(line, file=sys.stderr, flush=True)
 
     def _trusted_local(self, query: queries.Query, path: Path) -> Record | None:
         """The verified local copy if this process may use it without asking Majora, else None."""
@@ -296,7 +453,17 @@ class StorageProvider(StorageProviderBase):
             return self._verified_local(query, path)
         if self.conf.recheck_after <= 0:
             return None
-        return self._verified_local(query, path, fresh_since=time.time() - self.conf.recheck_after)
+        rec = self._verified_local(query, path, fresh_since=time.time() - self.conf.recheck_after)
+        if rec is not None:
+            self.offline.add(query.canonical, self.ledger.checked(query.canonical) or 0.0)
+        return rec
+
+    def _clean_spool(self) -> None:
+        spool_dir = self.fetcher.spool_dir
+        if spool_dir is None:
+            return
+        for f in spool_dir.glob(f"*.{os.getpid()}.*"):
+            f.unlink(missing_ok=True)
 
     def _flush_ledger(self) -> None:
         try:
@@ -320,13 +487,19 @@ class StorageProvider(StorageProviderBase):
         ):
             return None
         try:
-            body = Path(path).read_bytes()
+            size = Path(path).stat().st_size
+            if size >= LARGE_LOCAL:  # a large listing: hashed in chunks and used from the file itself
+                with open(path, "rb") as fh:
+                    digest = hashlib.file_digest(fh, "sha256").hexdigest()
+                rec = Record(b"", digest, str(path), size)
+            else:
+                body = Path(path).read_bytes()
+                digest = hashlib.sha256(body).hexdigest()
+                rec = Record(body, digest)
         except OSError:
             return None
-        digest = hashlib.sha256(body).hexdigest()
         if digest != entry[0]:
             return None
-        rec = Record(body, digest)
         with self._lock:
             self._local[key] = rec
         return rec
@@ -347,7 +520,7 @@ class StorageProvider(StorageProviderBase):
         for query, path in pending:
             if self._trusted_local(query, path) is not None:
                 continue
-            self.fetcher.submit(query)
+            self._submit(query)
 
     @classmethod
     def example_queries(cls) -> list[ExampleQuery]:
@@ -417,7 +590,11 @@ class StorageObject(StorageObjectRead):
         return self._parsed
 
     def _record(self) -> Record | None:
-        """The memoised record (None: Majora has no such record). Errors become WorkflowError."""
+        """The memoised record (None: Majora has no such record).
+
+        A failure stops the run in the main process (:mod:`snakemake_majora.unchecked`: Snakemake would
+        swallow an exception here when the job's output exists) and is a WorkflowError in a job.
+        """
         resolved = self.__dict__.get("_resolved")
         if resolved is not None:
             return resolved[0]
@@ -426,7 +603,17 @@ class StorageObject(StorageObjectRead):
         try:
             return self._fetch()
         except MajoraError as e:
+            if self.provider.stops_run:
+                raise self.provider.stop(self.parsed.canonical, e) from None
             raise _explain(e, self.print_query, self.provider.fetcher.domain) from None
+
+    def _present(self) -> Record | None:
+        """The record; in the main process a record Majora does not have stops the run with one line
+        (Snakemake's own answer is a bare MissingInputException, or nothing when the output exists)."""
+        rec = self._record()
+        if rec is None and self.provider.stops_run and self._parsed is not None:
+            raise self.provider.stop(self._parsed.canonical, None)
+        return rec
 
     def _fetch(self) -> Record | None:
         # Snakemake's scheduler asks exists/size of every pending job's inputs on every round (hundreds
@@ -445,7 +632,15 @@ class StorageObject(StorageObjectRead):
     def _mtime(self, rec: Record) -> float:
         cached = self.__dict__.get("_mtime_of")
         if cached is None or cached[0] != rec.digest:
-            cached = self._mtime_of = (rec.digest, self.provider.mtime_of(self.parsed, rec))
+            from .errors import MajoraError
+
+            try:
+                mtime = self.provider.mtime_of(self.parsed, rec)
+            except MajoraError as e:  # the ledger's lock stayed held
+                if self.provider.stops_run:
+                    raise self.provider.stop(self.parsed.canonical, e) from None
+                raise WorkflowError(f"{self.print_query}: {e}") from None
+            cached = self._mtime_of = (rec.digest, mtime)
         return cached[1]
 
     # -- StorageObjectRead ---------------------------------------------------------------------------
@@ -467,15 +662,18 @@ class StorageObject(StorageObjectRead):
 
         if self._parsed is None:
             return
-        try:
-            rec = self._fetch()
-        except MajoraError:
-            return  # exists() re-raises the memoised error with Snakemake's context
+        if self.provider.stops_run:
+            rec = self._present()  # a failure stops the run here: Snakemake ignores inventory errors
+        else:
+            try:
+                rec = self._fetch()
+            except MajoraError:
+                return  # exists() raises the WorkflowError with Snakemake's context
         key = self.cache_key()
         cache.exists_in_storage[key] = rec is not None
         if rec is not None:
             cache.mtime[key] = Mtime(storage=self._mtime(rec))
-            cache.size[key] = len(rec.body)
+            cache.size[key] = rec.size
             cache.checksum[key] = rec.checksum
 
     def get_inventory_parent(self) -> str | None:
@@ -485,14 +683,14 @@ class StorageObject(StorageObjectRead):
         """Nothing beyond the local copy, which Snakemake deletes itself."""
 
     def exists(self) -> bool:
-        return self._record() is not None
+        return self._present() is not None
 
     def mtime(self) -> float:
         """First time the current content was seen (Majora has no last-modified time)."""
         return self._mtime(self._existing())
 
     def size(self) -> int:
-        return len(self._existing().body)
+        return self._existing().size
 
     def checksum(self) -> str | None:
         """``sha256:<hex>`` of the canonical local bytes."""
@@ -506,4 +704,10 @@ class StorageObject(StorageObjectRead):
         # Majora records are access-controlled data: the copy is created 0666 minus the user's umask (a
         # group-private umask keeps it group-private), never widened afterwards. Its mtime is the
         # record's (local == storage mtime: Snakemake re-downloads only when the record really changed).
-        atomic_write_private(Path(self.local_path()), rec.body, 0o666, mtime=self._mtime(rec))
+        # A large listing's bytes are copied from the file they were parsed into, never held in memory.
+
+        def fill(fd: int) -> None:
+            with os.fdopen(fd, "wb", closefd=False) as fh:
+                rec.write_to(fh)
+
+        atomic_write_with(Path(self.local_path()), fill, 0o666, mtime=self._mtime(rec))

@@ -17,7 +17,7 @@ import re
 import socket
 import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -216,6 +216,8 @@ class Reservation:
 
     def __init__(self, store: TokenStore, tmp: Path, fd: int) -> None:
         self.store, self.tmp, self.fd = store, tmp, fd
+        #: True once the record is in ``tmp`` but the rename failed: the file then holds the live pair.
+        self.kept = False
 
     def commit(self, rec: TokenRecord) -> None:
         """Write ``rec`` into the reserved blocks, fsync, rename over the store, fsync the directory."""
@@ -229,7 +231,14 @@ class Reservation:
         os.fsync(self.fd)
         os.close(self.fd)
         self.fd = -1
-        _install(self.tmp, self.store.path)
+        try:
+            _replace(self.tmp, self.store.path)
+        except BaseException:
+            # The file holds a pair Majora may already have rotated to: keep it for recovery (the next
+            # refresher adopts it, newest generation first) rather than leave it only in memory.
+            self.kept = True
+            raise
+        _fsync_dir(self.store.dir)
 
     def discard(self) -> None:
         """Give the space back (no-op after :meth:`commit`)."""
@@ -241,10 +250,16 @@ class Reservation:
 
 
 class TokenStore:
-    """Read and atomically write one token file. Thread-safe for reads; writes happen under the lock."""
+    """Read and atomically write one token file. Thread-safe for reads; writes happen under the lock.
 
-    def __init__(self, path: Path) -> None:
+    With ``bound_to=(domain, client_id)`` every read refuses a record issued for another server or client:
+    a configuration that points ``token_file`` at this store and ``domain`` elsewhere must not get the
+    token sent there.
+    """
+
+    def __init__(self, path: Path, *, bound_to: tuple[str, str] | None = None) -> None:
         self.path = Path(path)
+        self.bound_to = bound_to
         self.dir = self.path.parent
         self.lock_path = self.path.with_name(self.path.name + ".lock")
         # One tuple, replaced in one assignment, so that threads never pair a new key with an old record.
@@ -258,12 +273,31 @@ class TokenStore:
     def exists(self) -> bool:
         return self.path.exists()
 
-    def read(self, *, force: bool = False) -> TokenRecord | None:
+    def read(self, *, force: bool = False, bound: bool = True) -> TokenRecord | None:
         """Return the stored record, ``None`` if there is no file.
 
         Without ``force``, an unchanged ``(mtime_ns, size, inode)`` returns the cached record. Under the
-        lock callers pass ``force=True``: NFS may keep a stale attribute cache for the name.
+        lock callers pass ``force=True``: NFS may keep a stale attribute cache for the name. With ``bound``
+        (the default) a record issued for another domain or client id raises ConfigError.
         """
+        rec = self._read(force)
+        if rec is not None and bound:
+            self.check_binding(rec)
+        return rec
+
+    def check_binding(self, rec: TokenRecord) -> None:
+        """Raise ConfigError if ``rec`` was issued for another domain or client id than this store serves."""
+        if self.bound_to is None or (rec.domain, rec.client_id) == self.bound_to:
+            return
+        domain, client_id = self.bound_to
+        raise ConfigError(
+            f"the token in {self.path} was issued for {rec.domain} (client id {rec.client_id!r}), not for "
+            f"{domain} (client id {client_id!r}); it was not sent. Check domain, client_id and token_file "
+            "in your configuration (and who can change those files), or log in to that server with a "
+            "token_file of its own"
+        )
+
+    def _read(self, force: bool) -> TokenRecord | None:
         if not self._dir_checked:
             # Once per process: a directory others can write lets them swap the file we trust.
             check_private_dir(self.dir)
@@ -358,61 +392,130 @@ class TokenStore:
             os.fsync(fd)
         return Reservation(self, tmp, fd)
 
-    def rescue_paths(self) -> list[Path]:
-        """Where a refreshed record that could not be stored is kept: next to the store, else in a private
-        directory under the system temp dir (another filesystem, usually; node-local)."""
+    def rescue_name(self) -> str:
+        """The rescue file's name outside the store's directory: the store's name plus a digest of its
+        full path, so that two homes of one user (same domain, client and user) never share a rescue."""
+        tag = hashlib.sha256(str(self.path.resolve()).encode()).hexdigest()[:12]
+        return f"{self.path.name}.{tag}{RESCUE_SUFFIX}"
+
+    def _rescue_dirs(self, *, create: bool) -> list[Path]:
+        """Private directories that may hold this store's rescue, in the order a write tries them.
+
+        Only directories no one else can create or enter: ``$XDG_RUNTIME_DIR/snakemake-majora`` (the
+        runtime dir is made by the system for this user alone) and ``mkdtemp``-made
+        ``<tmp>/snakemake-majora-<uid>-XXXXXXXX`` directories (random names, created 0700 by us; a
+        directory of that shape owned by anyone else is ignored, so pre-creating one squats nothing).
+        """
         import tempfile
 
-        own = Path(tempfile.gettempdir()) / f"snakemake-majora-{os.getuid()}"
-        return [self.path.with_name(self.path.name + RESCUE_SUFFIX), own / (self.path.name + RESCUE_SUFFIX)]
+        dirs: list[Path] = []
+        runtime = os.environ.get("XDG_RUNTIME_DIR")
+        if runtime and _private_of_ours(Path(runtime)):
+            sub = Path(runtime) / "snakemake-majora"
+            if create:
+                with contextlib.suppress(OSError):
+                    sub.mkdir(mode=0o700, exist_ok=True)
+            if _private_of_ours(sub):
+                dirs.append(sub)
+        tmp = Path(tempfile.gettempdir())
+        prefix = f"snakemake-majora-{os.getuid()}-"
+        with contextlib.suppress(OSError), os.scandir(tmp) as it:
+            dirs += sorted(Path(e.path) for e in it
+                           if e.name.startswith(prefix) and _private_of_ours(Path(e.path)))
+        if create and not any(d.parent == tmp for d in dirs):
+            with contextlib.suppress(OSError):
+                dirs.append(Path(tempfile.mkdtemp(prefix=prefix, dir=tmp)))
+        return dirs
+
+    def rescue_paths(self, *, create: bool = False) -> list[Path]:
+        """Where a refreshed record that could not be stored is kept: next to the store, else in a private
+        directory elsewhere (another filesystem, usually; node-local)."""
+        beside = self.path.with_name(self.path.name + RESCUE_SUFFIX)
+        return [beside] + [d / self.rescue_name() for d in self._rescue_dirs(create=create)]
 
     def write_rescue(self, rec: TokenRecord) -> Path | None:
         """Write ``rec`` to the first rescue location that takes it (0600); None if none did."""
-        for i, path in enumerate(self.rescue_paths()):
+        for path in self.rescue_paths(create=True):
             try:
-                if i:
-                    ensure_private_dir(path.parent)
                 atomic_write_private(path, rec.to_json().encode())
                 return path
             except (OSError, ConfigError) as exc:
                 log.debug("rescue copy at %s failed: %s", path, getattr(exc, "strerror", None) or exc)
         return None
 
+    def rescue_candidates(self) -> list[tuple[Path, TokenRecord]]:
+        """Every record this store's rescue files and left-over temp files hold (a reservation whose rename
+        failed when the directory became unwritable holds the live pair). The caller picks the newest."""
+        found: list[tuple[Path, TokenRecord]] = []
+        paths = self.rescue_paths() + self._tmp_files()
+        for path in paths:
+            rec = _read_record(path, quiet=path.name.endswith(TMP_SUFFIX))
+            if rec is not None:
+                found.append((path, rec))
+        return found
+
     def read_rescue(self) -> tuple[Path, TokenRecord] | None:
         """The newest readable rescue record for this store, if any."""
-        best: tuple[Path, TokenRecord] | None = None
-        for path in self.rescue_paths():
-            try:
-                fd = open_private(path, os.O_RDONLY)
-            except (OSError, ConfigError):
-                continue
-            try:
-                with os.fdopen(fd, "rb") as fh:
-                    data = json.loads(fh.read(1 << 16))
-                _check_types(data, path)
-                rec = TokenRecord(**{k: v for k, v in data.items() if k in TokenRecord.__dataclass_fields__})
-            except (OSError, ValueError, TypeError, TokenStoreError):
-                log.warning("rescue token file %s is unreadable; ignoring it", path)
-                continue
-            register_secret(rec.access_token)
-            register_secret(rec.refresh_token)
-            if best is None or rec.generation > best[1].generation:
-                best = (path, rec)
-        return best
+        found = self.rescue_candidates()
+        return max(found, key=lambda c: c[1].generation) if found else None
 
-    def clean_stale_tmp(self, max_age: float = STALE_TMP_SECONDS) -> int:
-        """Remove our temp files older than ``max_age`` seconds (left by killed writers)."""
-        n = 0
-        now = time.time()
+    def _tmp_files(self) -> list[Path]:
         prefix = f".{self.path.name}."
         with contextlib.suppress(OSError), os.scandir(self.dir) as it:
-            for e in it:
-                if e.name.startswith(prefix) and e.name.endswith(TMP_SUFFIX):
-                    with contextlib.suppress(OSError):
-                        if now - e.stat(follow_symlinks=False).st_mtime > max_age:
-                            os.unlink(e.path)
-                            n += 1
+            return sorted(Path(e.path) for e in it
+                          if e.name.startswith(prefix) and e.name.endswith(TMP_SUFFIX))
+        return []
+
+    def clean_stale_tmp(self, max_age: float = STALE_TMP_SECONDS) -> int:
+        """Remove our temp files older than ``max_age`` seconds (left by killed writers), except one that
+        holds a newer record than the store: that is a live pair recovery has not put back yet."""
+        n = 0
+        now = time.time()
+        try:
+            stored = self._read(True)
+        except (ConfigError, OSError):
+            stored = None
+        for path in self._tmp_files():
+            with contextlib.suppress(OSError):
+                if now - path.lstat().st_mtime <= max_age:
+                    continue
+                rec = _read_record(path, quiet=True)
+                if rec is not None and (stored is None or rec.generation > stored.generation):
+                    continue
+                os.unlink(path)
+                n += 1
         return n
+
+
+def _private_of_ours(path: Path) -> bool:
+    """True for a real directory (not a link) owned by us that no one else can enter or write."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    return stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o077
+
+
+def _read_record(path: Path, *, quiet: bool = False) -> TokenRecord | None:
+    """A record from a rescue or temp file of ours (no link followed), or None."""
+    try:
+        fd = open_private(path, os.O_RDONLY)
+    except (OSError, ConfigError):
+        return None
+    try:
+        with os.fdopen(fd, "rb") as fh:
+            data = json.loads(fh.read(1 << 16))
+        if not isinstance(data, dict):
+            raise TypeError("not an object")
+        _check_types(data, path)
+        rec = TokenRecord(**{k: v for k, v in data.items() if k in TokenRecord.__dataclass_fields__})
+    except (OSError, ValueError, TypeError, TokenStoreError):
+        if not quiet:
+            log.warning("rescue token file %s is unreadable; ignoring it", path)
+        return None
+    register_secret(rec.access_token)
+    register_secret(rec.refresh_token)
+    return rec
 
 
 def _replace(tmp: Path, dest: Path) -> None:
@@ -438,9 +541,23 @@ def atomic_write_private(path: Path, data: bytes, mode: int = 0o600, *, exact_mo
     ``exact_mode`` sets ``mode`` whatever the umask (the ledger is shared by everyone running the
     workflow); ``mtime`` stamps the file before the rename, so it never shows a wrong time.
     """
+    view = memoryview(data)
+
+    def fill(fd: int) -> None:
+        nonlocal view
+        while view:  # os.write may write fewer bytes than asked
+            view = view[os.write(fd, view):]
+
+    atomic_write_with(path, fill, mode, exact_mode=exact_mode, mtime=mtime)
+
+
+def atomic_write_with(path: Path, fill: Callable[[int], None], mode: int = 0o600, *,
+                      exact_mode: bool = False, mtime: float | None = None) -> None:
+    """:func:`atomic_write_private` for content too large to hold in memory: ``fill`` writes it to the
+    temp file's descriptor (a large listing is copied in chunks from the file it was parsed into)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with _temp_beside(path, mode, os.O_WRONLY) as (tmp, fd):
-        _write_all(fd, data)
+        fill(fd)
         if exact_mode:
             os.fchmod(fd, mode)
         if mtime is not None:
@@ -463,13 +580,6 @@ def _temp_beside(path: Path, mode: int, flags: int) -> Iterator[tuple[Path, int]
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    """``os.write`` until every byte is written (it may write fewer)."""
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
 
 
 def _install(tmp: Path, dest: Path) -> None:

@@ -26,12 +26,15 @@ class LiteHandle(dict):
         return getattr(self["server"], name)
 
 
-def start_lite(data_dir, *, biosamples: int = 200, **options: Any) -> LiteHandle:
-    """Set up (seed, alice with all perms in HOOT, one app) and start a majora-lite server."""
+def start_lite(data_dir, *, biosamples: int = 200, bulk_seed: dict | None = None,
+               **options: Any) -> LiteHandle:
+    """Set up (seed, alice with all perms in HOOT, one app) and start a majora-lite server; ``bulk_seed``
+    adds a bulk seed (``{"biosamples", "pags", "orphan_pags", ...}``) after the seed."""
     server = LiteServer(data_dir, **options)
     out = server.setup(
         {
             "seed": {"biosamples": biosamples},
+            **({"bulk_seed": bulk_seed} if bulk_seed is not None else {}),
             "users": [{"username": LITE_USER, "password": LITE_PASSWORD, "org": LITE_ORG, "all_perms": True,
                        "totp": True}],
             "apps": [{"name": "snakemake-majora-tests"}],

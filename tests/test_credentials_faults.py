@@ -68,7 +68,14 @@ def test_killed_between_temp_write_and_rename(strict_home):
     assert st.read(force=True).generation == before["generation"]  # old store intact
     tmps = list(st.dir.glob(".*.tmp"))
     assert len(tmps) == 1 and oct(tmps[0].stat().st_mode & 0o777) == oct(0o600)
-    assert st.clean_stale_tmp(max_age=0) == 1 and not list(st.dir.glob(".*.tmp"))
+    # Majora rotated the pair before the kill: the temp file holds the live one (issue 18 item 4). The
+    # stale-temp cleanup keeps it, and the next refresh puts it back instead of sending the dead token.
+    assert st.clean_stale_tmp(max_age=0) == 0 and tmps[0].exists()
+    strict_home.lite.reset_counters()
+    assert "recovered" in strict_home.cli("refresh").stderr
+    assert not list(st.dir.glob(".*.tmp"))
+    assert st.read(force=True).generation == before["generation"] + 1
+    assert strict_home.lite.counters()["invalid_grant"] == 0
 
 
 @pytest.mark.parametrize(("rules", "applied"), [

@@ -88,6 +88,9 @@ PAGS = ["--test-name", "cog-uk-elan-minimal-qc"]
 PIPE = ["--pipeline", "elan", "consensus", "elan", "1.0.0", "-m", "sequencing", "platform", "OXFORD_NANOPORE"]
 NEW = ["HOOT-00101", "HOOT-00102", "HOOT-00103"]
 RUN = "{today-10:%y%m%d}_HOOT_GOLDEN"
+#: The day's PAGs, named COGUK/<sample>/<org>:<run> after the run put-sequencing registers: Majora finds a
+#: PAG's run by the name after the colon, and its PAG listing fails while a listed PAG's run is unknown.
+PAG = [f"COGUK/{sample}/HOOT:{RUN}" for sample in NEW[:2]]
 
 
 def _metrics(seq: tuple, cov: tuple) -> list[str]:
@@ -143,11 +146,11 @@ STEPS: list[tuple[str, list[str]] | tuple[str, list[str], dict[str, str]]] = [
     ("put-file-consensus-1", ["--oauth", "put", "file", "--path", "{root}/elan/consensus/HOOT-00101.fa",
                               "--type", "consensus", "--full-path", "--node", "climb", "--source-artifact",
                               NEW[0], "--bridge-artifact", NEW[0], "--publish-group",
-                              "COGUK/HOOT-00101/HOOT:GOLDEN", *PIPE]),
+                              PAG[0], *PIPE]),
     ("put-file-consensus-2", ["--oauth", "put", "file", "--path", "{root}/elan/consensus/HOOT-00102.fa",
                               "--type", "consensus", "--full-path", "--node", "climb", "--source-artifact",
                               NEW[1], "--bridge-artifact", NEW[1], "--publish-group",
-                              "COGUK/HOOT-00102/HOOT:GOLDEN", *PIPE]),
+                              PAG[1], *PIPE]),
     ("put-file-bad", ["--oauth", "put", "file", "--path", "{root}/elan/consensus/bad.fa", "--type",
                       "consensus", "--full-path", "--node", "climb", *PIPE]),
     ("put-file-missing", ["--oauth", "put", "file", "--path", "{root}/elan/consensus/none.fa", "--type",
@@ -158,9 +161,9 @@ STEPS: list[tuple[str, list[str]] | tuple[str, list[str], dict[str, str]]] = [
                       *METRICS_BAD]),
     ("put-metric-unknown-path", ["--oauth", "--angry", "put", "metric", "--artifact-path",
                                  "{root}/elan/consensus/none.fa", *METRICS_BAD]),
-    ("put-qc-1", ["--oauth", "put", "qc", "--publish-group", "COGUK/HOOT-00101/HOOT:GOLDEN", *PAGS,
+    ("put-qc-1", ["--oauth", "put", "qc", "--publish-group", PAG[0], *PAGS,
                   "--test-version", "1"]),
-    ("put-qc-2", ["--oauth", "put", "qc", "--publish-group", "COGUK/HOOT-00102/HOOT:GOLDEN", *PAGS,
+    ("put-qc-2", ["--oauth", "put", "qc", "--publish-group", PAG[1], *PAGS,
                   "--test-version", "1"]),
     ("get-pag-pagfiles", ["--oauth", "get", "pag", *PAGS, "--pass", "--mode", "pagfiles", "--output-header",
                           *WAIT]),
@@ -171,13 +174,13 @@ STEPS: list[tuple[str, list[str]] | tuple[str, list[str], dict[str, str]]] = [
                         "metric.sequence.num_bases", "bases", "0", "--ofield", "missing.field", "none", "NA",
                         "--odelimiter", ",", "--ffield-true", "is_public"]),
     ("get-summary-md", ["--oauth", "get", "summary", "--gte-date", "{today-331}", "--md"]),
-    ("put-publish", ["--oauth", "put", "publish", "--publish-group", "COGUK/HOOT-00101/HOOT:GOLDEN",
+    ("put-publish", ["--oauth", "put", "publish", "--publish-group", PAG[0],
                      "--service", "ENA", "--accession", "ERR0000001", "--public", "--public-date",
                      "{today-8}"]),
     # Only intervals with submissions are printed (--md-skip-zero), so the table does not grow with the date.
     ("get-outbound-summary-md", ["--oauth", "get", "outbound-summary", "--service", "ENA", "--gte-date",
                                  "{today-27}", "--md", "--md-skip-zero"]),
-    ("pag-suppress", ["--oauth", "pag", "suppress", "--publish-group", "COGUK/HOOT-00102/HOOT:GOLDEN",
+    ("pag-suppress", ["--oauth", "pag", "suppress", "--publish-group", PAG[1],
                       "--reason", "WRONG_SEQUENCE"]),
     ("get-pag-pagfiles-after-suppress", ["--oauth", "get", "pag", *PAGS, "--mode", "pagfiles",
                                          "--output-header", *WAIT]),

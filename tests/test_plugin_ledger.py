@@ -98,3 +98,49 @@ def test_concurrent_first_sightings_agree(tmp_path):
     start = time.time() + 1.0
     times = _run(_first_seen_shared, [(path, start)] * 4)
     assert len(set(times)) == 1
+
+
+def test_lock_files_are_private_unless_the_ledger_dir_is_a_group_cache(tmp_path):
+    """Whoever can open the lock file, even read-only, can flock it and stall the workflow (issue 18/9)."""
+    import os
+    import stat
+
+    old = os.umask(0o002)  # a group-friendly umask must not open the lock file to everyone
+    try:
+        private = tmp_path / "private"
+        Ledger(private / "ledger.json").first_seen("majora://summary", "e" * 64)
+        for name in ("ledger.json.lock", "ledger.json.holder"):
+            assert stat.S_IMODE((private / name).stat().st_mode) == 0o600, name
+        old_lock = tmp_path / "old" / "ledger.json.lock"  # left 0644 by an older version
+        old_lock.parent.mkdir()
+        old_lock.touch(mode=0o644)
+        Ledger(old_lock.parent / "ledger.json").first_seen("majora://summary", "e" * 64)
+        assert stat.S_IMODE(old_lock.stat().st_mode) == 0o600
+
+        cache = tmp_path / "cache"
+        cache.mkdir()
+        cache.chmod(0o2770)  # the documented group-shared cache
+        Ledger(cache / "ledger.json", shared=True).first_seen("majora://summary", "e" * 64)
+        for name in ("ledger.json.lock", "ledger.json.holder"):
+            assert stat.S_IMODE((cache / name).stat().st_mode) == 0o660, name
+    finally:
+        os.umask(old)
+
+
+def test_a_confirmation_in_the_future_is_not_one(tmp_path, caplog):
+    """A `checked` set to 2100 in a shared ledger must not stop rechecks for everyone."""
+    path = tmp_path / "ledger.json"
+    Ledger(path).first_seen("majora://biosample/A", "1" * 64)
+    doc = json.loads(path.read_text())
+    doc["entries"]["majora://biosample/A"]["checked"] = 4102444800.0  # 2100-01-01
+    path.write_text(json.dumps(doc))
+    hour_ago = time.time() - 3600
+    with caplog.at_level("WARNING"):
+        ledger = Ledger(path)
+        assert not ledger.checked_since("majora://biosample/A", "1" * 64, hour_ago)
+    assert "in the future" in caplog.text and str(path) in caplog.text
+    # the next confirmation replaces it with a real time
+    ledger.note("majora://biosample/A", "1" * 64)
+    ledger.flush()
+    assert Ledger(path).checked_since("majora://biosample/A", "1" * 64, hour_ago)
+    assert json.loads(path.read_text())["entries"]["majora://biosample/A"]["checked"] <= time.time()

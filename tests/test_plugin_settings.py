@@ -98,3 +98,24 @@ def test_job_processes_are_recognised_from_snakemakes_command_line():
     assert not is_job_process(["snakemake", "--mode", "default", "--cores", "4"])
     assert not is_job_process(["snakemake", "--cores", "4"])
     assert not is_job_process(["snakemake", "--mode"])
+
+
+def test_unknown_storage_keyword_is_refused_with_did_you_mean():
+    """Snakemake copies any keyword of the storage directive into the settings object (issue 17)."""
+    settings = StorageProviderSettings()
+    settings.__dict__.update(keep_local=True, retrieve=True)  # Snakemake's own keywords are fine
+    resolve_settings(settings)
+    settings.__dict__.update(recheck_after="12h")
+    with pytest.raises(WorkflowError) as err:
+        resolve_settings(settings)
+    message = str(err.value)
+    assert "unknown majora storage setting 'recheck_after' in the storage directive" in message
+    assert "did you mean recheck?" in message and "ledger_dir, ledger_lock_timeout" in message
+    assert "\n" not in message
+
+
+def test_unknown_storage_environment_variable_is_refused(monkeypatch):
+    monkeypatch.setenv("SNAKEMAKE_STORAGE_MAJORA_RECHEK", "never")
+    with pytest.raises(WorkflowError, match=r"'rechek' \(environment variable "
+                       r"SNAKEMAKE_STORAGE_MAJORA_RECHEK\); did you mean recheck\?"):
+        resolve_settings(StorageProviderSettings())

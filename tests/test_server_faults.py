@@ -108,10 +108,10 @@ def test_bad_fault_rules_rejected(srv):
         {"rules": "x"},
         [{"count": -1}],
     ):
-        r = requests.post(srv.url + "_lite/faults", json=bad, timeout=10)
+        r = requests.post(srv.url + "_lite/faults", json=bad, headers=srv.admin_headers(), timeout=10)
         assert r.status_code == 400 and "invalid fault rules" in r.json()["detail"]
     for raw in (b"{nope", b"[" * 100_000):
-        r = requests.post(srv.url + "_lite/faults", data=raw, timeout=10)
+        r = requests.post(srv.url + "_lite/faults", data=raw, headers=srv.admin_headers(), timeout=10)
         assert r.status_code == 400
 
 

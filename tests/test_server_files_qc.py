@@ -234,7 +234,21 @@ def test_metric_forms(owls):
 
 
 def publish(lab: Lab, sample: str, run: str, pc_masked: float, mean_cov: float, platform="ILLUMINA") -> str:
-    name = f"OWLPUB/{sample}/{run}"
+    # Named SAMPLE:RUN with the run registered: Majora's PAG listing fails on a PAG whose run it cannot find.
+    name = f"OWLPUB/{sample}/{lab.username.upper()}:{run}"
+    pool = {"library_source": "VIRAL_RNA", "library_strategy": "AMPLICON", "library_selection": "PCR"}
+    library = f"OWLLIB-{run}"
+    out = lab.call(
+        "artifact/library/add/",
+        library_name=library,
+        library_layout_config="PAIRED",
+        library_seq_kit="OWLKIT",
+        library_seq_protocol="OWLPROT",
+        biosamples=[{"central_sample_id": sample, **pool}],
+    )
+    assert out["errors"] == 0, out
+    runs = [{"run_name": run, "instrument_make": "ILLUMINA", "instrument_model": "MiSeq"}]
+    assert lab.call("process/sequencing/add/", library_name=library, runs=runs)["errors"] == 0
     path = f"/data/{run}/{sample}.fa"
     body = consensus(sample, path, publish_group=name, metadata={"sequencing": {"platform": platform}})
     out = lab.call("artifact/file/add/", **body)

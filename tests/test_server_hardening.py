@@ -38,16 +38,19 @@ def test_admin_endpoints_refuse_cross_origin_and_foreign_hosts(lite):
     url = lite.url + "_lite/faults"
     rule = [{"path": "/nowhere/", "status": 503}]
     port = lite.url.rstrip("/").rsplit(":", 1)[1]
+    key = lite.admin_headers()  # with the owner's secret: these checks come on top of it
     refused = [
-        requests.post(url, json=rule, headers={"Origin": "http://evil.example"}, timeout=10),
-        requests.post(url, json=rule, headers={"Sec-Fetch-Site": "cross-site"}, timeout=10),
-        requests.post(url, data="[]", headers={"Content-Type": "text/plain"}, timeout=10),
-        requests.post(lite.url + "_lite/counters/reset", headers={"Origin": "null"}, timeout=10),
-        requests.get(lite.url + "_lite/counters", headers={"Host": f"rebound.example:{port}"}, timeout=10),
+        requests.post(url, json=rule, headers={**key, "Origin": "http://evil.example"}, timeout=10),
+        requests.post(url, json=rule, headers={**key, "Sec-Fetch-Site": "cross-site"}, timeout=10),
+        requests.post(url, data="[]", headers={**key, "Content-Type": "text/plain"}, timeout=10),
+        requests.post(lite.url + "_lite/counters/reset", headers={**key, "Origin": "null"}, timeout=10),
+        requests.get(lite.url + "_lite/counters", headers={**key, "Host": f"rebound.example:{port}"},
+                     timeout=10),
     ]
     assert [r.status_code for r in refused] == [403] * 5, [r.text for r in refused]
-    assert requests.get(url, timeout=10).json()["rules"] == []  # nothing was applied
-    same = requests.get(lite.url + "_lite/counters", headers={"Origin": lite.url.rstrip("/")}, timeout=10)
+    assert requests.get(url, headers=key, timeout=10).json()["rules"] == []  # nothing was applied
+    same = requests.get(lite.url + "_lite/counters", headers={**key, "Origin": lite.url.rstrip("/")},
+                        timeout=10)
     assert same.status_code == 200
 
 

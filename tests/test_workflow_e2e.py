@@ -16,7 +16,7 @@ from fixtures_server import start_lite
 from workflow_helpers import LAB_QC, QC_TEST, calls, manifest, snakemake, write_config
 
 from snakemake_majora.config import DEFAULT_SCOPES
-from snakemake_majora.demo import PUBLISH_SCOPES
+from snakemake_majora.demo import PUBLISH_SCOPES, register_run
 
 HQ_TEST = "cog-uk-high-quality-public"
 
@@ -57,6 +57,9 @@ def test_pag_batch_publishes_measures_and_qcs_then_nothing_to_do(wf_lite, tmp_pa
     work = tmp_path / "work"
     write_config(work, {"pag": {"test_name": QC_TEST, "pass": True}}, publish={"run_name": "E2E-RUN-1"},
                  lab_qc={"dir": str(lab), "min_pct_covered_bases": 90.0, "min_longest_no_N_run": 10000})
+    # The run the PAGs are named after exists, as on Majora (whose listing fails on a PAG without one).
+    example = wf_lite.seed_summary["example"]["central_sample_id"]
+    register_run(wf_lite.server, wf_lite.username, "E2E-RUN-1", example)
     wf_lite.server.reset_counters()
 
     proc = snakemake(work, home.env, "--cores", "4")

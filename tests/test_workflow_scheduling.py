@@ -13,6 +13,9 @@ import yaml
 from fixtures_client import MajoraHome
 from workflow_helpers import write_config
 
+from snakemake_majora.config import DEFAULT_SCOPES
+from snakemake_majora.demo import PUBLISH_SCOPES
+
 SCRIPT = Path(__file__).resolve().parent.parent / "contrib" / "scheduling" / "majora-daily-batch.sh"
 BIN = str(Path(sys.executable).parent)
 
@@ -50,7 +53,8 @@ def test_health_check_fails_loudly_when_login_is_needed(lite, tmp_path: Path) ->
 def test_daily_batch_of_a_day_without_pags_succeeds_with_an_empty_manifest(lite, tmp_path: Path) -> None:
     """The per-day overlay passes the workflow's schema, its PAG query reaches Majora, and a day with
     nothing published (a Sunday, a holiday) is a successful, empty batch, not a failure."""
-    home = MajoraHome(lite, tmp_path)
+    # The workflow publishes (publish.enabled), so its onstart preflight() wants the publish scopes.
+    home = MajoraHome(lite, tmp_path, scopes=[*DEFAULT_SCOPES, *PUBLISH_SCOPES])
     work = tmp_path / "work"
     write_config(work, {"samples": ["BIRM-00001"]})
     res = run_batch(home, work, MAJORA_BATCH_DATE="2021-01-01", MAJORA_BATCH_ARGS="--cores 2")

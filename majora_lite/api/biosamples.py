@@ -148,7 +148,7 @@ def save_ct(artifact: models.MajoraArtifact, body: dict, api_o: dict) -> None:
     metric, _ = models.TemporaryMajoraArtifactMetric.objects.get_or_create(
         artifact=artifact,
         namespace="ct",
-        defaults={"data": {"num_tests": 0, "min_ct": 0, "max_ct": 0, "records": []}},
+        defaults={"data": {"num_tests": 0, "min_ct": 0.0, "max_ct": 0.0, "records": []}},
     )
     api_o["updated"].append(format_tuple(artifact))
     recs = list((metric.data or {}).get("records") or [])
@@ -180,14 +180,14 @@ def save_ct(artifact: models.MajoraArtifact, body: dict, api_o: dict) -> None:
             recs.append({k: cleaned[k] for k in ("ct_value", "test_platform", "test_target", "test_kit")})
     if first_valid:
         # No valid record: Majora's metric form has just reset the summary; the old records stay.
-        metric.data = {"num_tests": 0, "min_ct": 0, "max_ct": 0, "records": recs}
+        metric.data = {"num_tests": 0, "min_ct": 0.0, "max_ct": 0.0, "records": recs}
         metric.save(update_fields=["data"])
         return
     cts = [r["ct_value"] for r in recs]
     metric.data = {
         "num_tests": len(recs),
-        "min_ct": min(cts) if cts else 0,
-        "max_ct": max(cts) if cts else 0,
+        "min_ct": min(cts) if cts else 0.0,
+        "max_ct": max(cts) if cts else 0.0,
         "records": recs,
     }
     metric.save(update_fields=["data"])
@@ -506,7 +506,8 @@ add_biosample = v2(
         "majora2.add_biosampleartifact majora2.change_biosampleartifact majora2.add_biosamplesource "
         "majora2.change_biosamplesource majora2.add_biosourcesamplingprocess "
         "majora2.change_biosourcesamplingprocess"
-    )
+    ),
+    class_view=True,  # Majora's BiosampleArtifactEndpointView
 )(_biosample_add)
 
 
@@ -516,6 +517,7 @@ update_biosample = v2(
         "majora2.change_biosourcesamplingprocess"
     ),
     partial=True,
+    class_view=True,
 )(_biosample_add)
 
 

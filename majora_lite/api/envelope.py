@@ -12,7 +12,7 @@ import logging
 import uuid
 from typing import Any
 
-from django.http import HttpResponse, HttpResponseBadRequest
+from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseNotAllowed
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
@@ -53,14 +53,23 @@ def _key_user(json_data: dict, permission: str | None):
     return user
 
 
+#: What Django's View answers in ``Allow`` for a view with only ``post`` (and View's own ``options``).
+CLASS_VIEW_METHODS = "POST, OPTIONS"
+
+
 def v2(
     oauth_permission: str | None = None,
     permission: str | None = None,
     oauth_only: bool = False,
     partial: bool = False,
     get: bool = False,
+    class_view: bool = False,
 ):
     """Decorate ``f(request, api_o, json_data, user, partial)`` with Majora's v2 envelope.
+
+    ``class_view=True``: Majora serves the endpoint with a Django class-based ``View`` that has only
+    ``post`` (biosample add and update), so any other method is answered by Django's dispatch before the
+    envelope: 405 with an empty body (OPTIONS: 200, empty), not the envelope's 400.
 
     ``get=True`` is Majora's GET interface (v0): the query string stands for the body and only OAuth
     bearers are accepted. An exception raised by the view is not caught: the answer is a 500, as Majora's.
@@ -70,6 +79,10 @@ def v2(
         @csrf_exempt
         @functools.wraps(f)
         def view(request, *args, **kwargs):
+            if class_view and request.method != "POST":
+                if request.method == "OPTIONS":
+                    return HttpResponse(headers={"Allow": CLASS_VIEW_METHODS, "Content-Length": "0"})
+                return HttpResponseNotAllowed(CLASS_VIEW_METHODS.split(", "))
             COUNTERS.inc("api_calls")
             api_o: dict[str, Any] = {
                 "errors": 0,
@@ -187,7 +200,7 @@ def format_tuple(obj: Any) -> list:
     if isinstance(obj, models.DNASequencingProcess):
         return ["Sequencing", str(obj.id), ""]
     if isinstance(obj, models.BiosampleSource):
-        return ["Biosample Source", str(obj.pk), obj.dice_name]
+        return ["Biosample Source", str(obj.uuid), obj.dice_name]
     if isinstance(obj, models.AbstractBioinformaticsProcess):
         return [obj.kind, str(obj.id), ""]  # a process: no name, as every Majora process
     if isinstance(obj, models.DigitalResourceNode):

@@ -152,8 +152,11 @@ def _split(path: str, sep: str) -> list[str]:
 def find_mag(node_name: str, path: str, sep: str = "/", artifact: bool = False):
     """The directory with this hard path on the node, or None (Majora's get_mag by hard path)."""
     node = models.DigitalResourceNode.objects.filter(node_name=node_name).first()
-    if node is None or not path:
+    if node is None:
         return None
+    if not path:
+        # Majora's util.get_mag reads path[0] once the node is found: a bare NODE:// fails there (500).
+        raise IndexError("string index out of range")
     parts = _split(path, sep)
     if artifact:
         parts = parts[:-1]

@@ -10,16 +10,36 @@ import datetime as dt
 
 from django.db.models import Prefetch
 
+from majora_lite.api import structs
 from majora_lite.majora2 import models
 
 
-def _date(value: str | None) -> dt.date | None:
-    if not value:
-        return None
-    return dt.datetime.strptime(str(value), "%Y-%m-%d").date()
+class _Report:
+    """What ``_get_pags_by_qc_options`` adds to the task's reply: its error count and messages."""
+
+    def __init__(self) -> None:
+        self.errors = 0
+        self.messages: list[str] = []
+
+    def fail(self, exc: Exception) -> None:
+        self.errors += 1
+        self.messages.append(str(exc))  # Python's own strptime message, as Majora reports it
 
 
-def _pag_queryset(params: dict):
+def _date(value) -> dt.datetime:
+    # strptime on the raw value, so a non-string gets Python's TypeError text as in Majora.
+    return dt.datetime.strptime(value, "%Y-%m-%d")
+
+
+DATE_FILTERS = (("published_after", "published_date__gt"), ("published_before", "published_date__lt"))
+
+
+def _pag_queryset(params: dict, report: _Report):
+    """The matching PAGs, or None when Majora returns no PAG ids (an unparseable ``suppressed_after``).
+
+    Date filters are checked in the task, as Majora does: a bad ``published_after``/``_before`` is
+    reported and its filter dropped; a bad ``suppressed_after`` is reported and ends the selection.
+    """
     tagged = models.MajoraArtifact.objects.select_related(
         "biosampleartifact__created__submission_org",
         "biosampleartifact__created__submission_user",
@@ -37,6 +57,21 @@ def _pag_queryset(params: dict):
         .select_related("owner_org", "owner__profile__institute")
         .prefetch_related("quality_groups", "accessions", Prefetch("tagged_artifacts", queryset=tagged))
     )
+    for key, lookup in DATE_FILTERS:
+        if params.get(key):
+            try:
+                qs = qs.filter(**{lookup: _date(params[key]).date()})
+            except (TypeError, ValueError) as exc:
+                report.fail(exc)
+    if params.get("suppressed_after"):
+        try:
+            after = _date(params["suppressed_after"]).date()
+        except (TypeError, ValueError) as exc:
+            report.fail(exc)
+            return None
+        qs = qs.filter(is_suppressed=True, suppressed_date__date__gt=after)
+    else:
+        qs = qs.filter(is_suppressed=False)
     # Majora's _get_pags_by_qc_options: service_name only narrows together with public or private.
     public, private, service = params.get("public"), params.get("private"), params.get("service_name")
     if public and not private:
@@ -49,14 +84,7 @@ def _pag_queryset(params: dict):
             qs = qs.exclude(accessions__service=service)  # "private" = not yet submitted to that service
         else:
             qs = qs.filter(is_public=False)
-    if params.get("published_after"):
-        qs = qs.filter(published_date__gt=_date(params["published_after"]))
-    if params.get("published_before"):
-        qs = qs.filter(published_date__lt=_date(params["published_before"]))
-    if params.get("suppressed_after"):
-        qs = qs.filter(is_suppressed=True, suppressed_date__date__gt=_date(params["suppressed_after"]))
-    else:
-        qs = qs.filter(is_suppressed=False)
+    report.messages += _pag_option_messages(params)
     return qs.distinct().order_by("published_name")
 
 
@@ -68,6 +96,12 @@ def _pag_option_messages(params: dict) -> list[str]:
         if not params.get("public") and not params.get("private"):
             return ["service_name is ignored without public or private"]
     return []
+
+
+def _select(params: dict) -> tuple[list, _Report]:
+    report = _Report()
+    qs = _pag_queryset(params, report)
+    return ([] if qs is None else list(qs)), report
 
 
 # Majora's adm1 translation table in task_get_pag_v2 (note the underscore in Northern_Ireland).
@@ -125,7 +159,7 @@ def _pag_biosample(bs, metrics) -> dict:
     """One ``artifacts.biosample`` entry, from prefetched rows (no per-sample queries)."""
     p = bs.created
     org = p.submission_org if p else None
-    ct = metrics.get("ct", {})
+    ct = structs.ct_struct(metrics.get("ct", {}))
     surveillance = p.is_surveillance if p else None
     return {
         "central_sample_id": bs.central_sample_id,
@@ -260,6 +294,10 @@ def _pag_struct(pag, runs: dict) -> dict:
         metrics = {m.namespace: m.data for m in metric_rows}
         bs = getattr(art, "biosampleartifact", None)
         if bs is not None:
+            if run is None:
+                # Majora reads the biosample's library through the PAG's run and has none to read:
+                # its task raises KeyError, so the whole listing fails until that run is registered.
+                raise KeyError("sequencing")
             # One biosample per PAG: a later one replaces an earlier one, as in Majora.
             artifacts["biosample"] = [_pag_biosample(bs, metrics)]
             artifacts["library"] = [_pag_library(bs, run)]
@@ -273,21 +311,20 @@ def _pag_struct(pag, runs: dict) -> dict:
 
 
 def task_pag_v2(params: dict) -> dict:
-    pags = list(_pag_queryset(params))
+    pags, report = _select(params)
     runs = _pag_runs(pags)
     rows = [{"published_name": p.published_name, "pag": _pag_struct(p, runs)} for p in pags]
     # The task get reply's `messages` is the task result's (Majora updates the reply with it).
-    messages = _pag_option_messages(params) + ([] if rows else ["No PAGs found."])
-    return {"messages": messages, "get": {"result": rows, "count": len(rows)}}
+    messages = report.messages + ([] if rows else ["No PAGs found."])
+    return {"errors": report.errors, "messages": messages, "get": {"result": rows, "count": len(rows)}}
 
 
 def task_pagfiles(params: dict) -> dict:
     rows = []
-    pags = list(_pag_queryset(params))
+    pags, report = _select(params)
     found = f"{len(pags)} PAGs found" if pags else "No PAGs found"  # sic: Majora's pagfiles has no period
     for pag in pags:
         is_pass = any(q.is_pass for q in pag.quality_groups.all() if q.test_name == params["test_name"])
-        pdate = pag.published_date.strftime("%Y-%m-%d") if pag.published_date else None
         for art in pag.tagged_artifacts.all():
             dra = getattr(art, "digitalresourceartifact", None)
             if dra is not None:
@@ -300,7 +337,11 @@ def task_pagfiles(params: dict) -> dict:
                         dra.current_size,
                         pag.is_suppressed,
                         is_pass,
-                        pdate,
+                        pag.published_date,  # a date: the task result's JSON encoding writes it
                     ]
                 )
-    return {"messages": [*_pag_option_messages(params), found], "get": {"result": rows, "count": len(rows)}}
+    return {
+        "errors": report.errors,
+        "messages": [*report.messages, found],
+        "get": {"result": rows, "count": len(rows)},
+    }

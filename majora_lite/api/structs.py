@@ -45,7 +45,23 @@ def metric_struct(namespace: str, data: dict) -> dict:
             f"pc_tiles_medcov_gte{n}": data.get(f"pc_tiles_medcov_gte{n}")
             for n in (1, 5, 10, 20, 50, 100, 200)
         }
-    return dict(data)  # ct and other namespaces: as stored
+    if namespace == "ct":
+        return ct_struct(data)
+    return dict(data)  # other namespaces: as stored
+
+
+def _float(value):
+    return None if value is None else float(value)
+
+
+def ct_struct(data: dict) -> dict:
+    """A ct metric as Majora reads it back: ``min_ct``/``max_ct`` are float columns (``0.0``, never ``0``),
+    whatever number was stored."""
+    out = dict(data)
+    for key in ("min_ct", "max_ct"):
+        if key in out:
+            out[key] = _float(out[key])
+    return out
 
 
 
@@ -203,13 +219,15 @@ def run_struct(run: models.DNASequencingProcess, deep: bool = True) -> dict:
 
 
 def file_struct(resource: models.DigitalResourceArtifact) -> dict:
-    """A digital resource as an artifact struct."""
+    """Majora's ``DigitalResourceArtifact.as_struct`` (what ``biosample/get`` of a file's id answers)."""
     return {
-        "id": str(resource.id),
         "current_path": resource.current_path,
-        "current_kind": resource.current_kind,
+        "current_name": resource.current_name,
         "current_hash": resource.current_hash,
         "current_size": resource.current_size,
+        "current_kind": resource.current_kind,
+        "metadata": metadata_struct(resource),
+        "metrics": metrics_struct(resource),
     }
 
 

@@ -38,6 +38,18 @@ def _metadata_target(kind: str, name: Any):
         return None
 
 
+def _process_id_error(value: Any) -> dict | None:
+    """Django's UUIDField message for a ``process`` that is no UUID (Majora's form looks processes up by
+    their UUID primary key, and that lookup's own error reaches the answer before the choice check)."""
+    if not isinstance(value, (str, int, float)):
+        return None
+    try:
+        uuid.UUID(int=value) if isinstance(value, int) else uuid.UUID(hex=value)  # type: ignore[arg-type]
+    except (AttributeError, ValueError, TypeError):
+        return {"message": f"'{value}' is not a valid UUID.", "code": "invalid"}
+    return None
+
+
 def _meta_text(value: Any, max_length: int, required: bool) -> tuple[str, dict | None]:
     try:
         return forms.clean_field(forms.Field("char", max_length, required=required, null=False), value), None
@@ -57,7 +69,9 @@ def handle_metadata(metadata: Any, kind: str, target: Any, api_o: dict) -> None:
             errors: dict = {}
             found = _metadata_target(kind, target)
             if found is None and target not in forms.EMPTY:
-                errors.setdefault(kind, []).append({"message": BAD_CHOICE, "code": "invalid_choice"})
+                bad_id = _process_id_error(target) if kind == "process" else None
+                choice = {"message": BAD_CHOICE, "code": "invalid_choice"}
+                errors.setdefault(kind, []).append(bad_id or choice)
             tag_s, tag_err = _meta_text(tag, 64, True)
             name_s, name_err = _meta_text(name, 64, True)
             value_s, value_err = _meta_text(value, 128, False)

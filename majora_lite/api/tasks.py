@@ -7,6 +7,7 @@ live above it.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import threading
@@ -84,6 +85,19 @@ def _into_envelope(envelope: dict, result: dict) -> dict:
     return out
 
 
+def _celery_json(value):
+    """Encode what JSON cannot as Celery's JSON serializer (kombu) does for Majora's task results: a
+    date becomes midnight of that day (``YYYY-MM-DDT00:00:00``), a UUID its string."""
+    if isinstance(value, dt.datetime):
+        text = value.isoformat()
+        return text[:-6] + "Z" if text.endswith("+00:00") else text
+    if isinstance(value, dt.date):
+        return dt.datetime(value.year, value.month, value.day).isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
 def requeue_pending() -> int:
     """Re-queue tasks left PENDING by a previous server process."""
     ids = [
@@ -116,7 +130,7 @@ def run(task_id: str) -> None:
             result = {"errors": 1, "messages": [f"Task failed: {type(exc).__name__}"]}
             state = "FAILURE"
         models.TatlTask.objects.filter(pk=task_id).update(
-            state=state, result=json.dumps(result), finished=timezone.now()
+            state=state, result=json.dumps(result, default=_celery_json), finished=timezone.now()
         )
     except Exception:
         log.exception("task %s could not be run", task_id)

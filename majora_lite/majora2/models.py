@@ -66,9 +66,20 @@ class MajoraArtifact(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
 
 
+#: Namespace of the UUIDs majora-lite answers for biosample sources (see ``BiosampleSource.uuid``).
+SOURCE_UUID_NAMESPACE = uuid.UUID("5f1c3f0e-8d8a-4c53-9b1e-2f6f4b0c7a11")
+
+
 class BiosampleSource(models.Model):
     dice_name = models.CharField(max_length=128, unique=True)
     source_type = models.CharField(max_length=48, default="human")
+
+    @property
+    def uuid(self) -> uuid.UUID:
+        """The id answers give this source. Majora's source is an artifact group with a UUID id; here the
+        key stays an integer (no migration for old data dirs) and the UUID is derived from the source's
+        name, so it is the same in every answer and across restarts."""
+        return uuid.uuid5(SOURCE_UUID_NAMESPACE, self.dice_name)
 
 
 class BiosourceSamplingProcess(models.Model):

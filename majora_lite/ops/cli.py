@@ -112,6 +112,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = with_dir(sub.add_parser("seed", help="create deterministic synthetic data"))
     s.add_argument("--biosamples", type=int, default=200)
+    s.add_argument(
+        "--pags",
+        type=int,
+        default=None,
+        metavar="N",
+        help="bulk seed (production size, bulk inserts): N of the biosamples published as PAGs with "
+        "libraries, runs, consensus files, metrics and QC",
+    )
+    s.add_argument(
+        "--orphan-pags",
+        type=int,
+        default=0,
+        metavar="K",
+        help="with --pags: K of the PAGs published without a library or sequencing run (Majora's "
+        "default-mode pag/qc/get task fails on such a PAG)",
+    )
+    s.add_argument(
+        "--prefix", default="", help="with --pags: an ID prefix, to add a second bulk seed to a server"
+    )
     s.add_argument("--seed", type=int, default=1)
     s.add_argument(
         "--anchor", default=None, metavar="YYYY-MM-DD", help="date the data is relative to (today)"
@@ -138,6 +157,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, default=None, help="port (default: the one remembered in the data "
                    "dir, else a free one, then remembered)")
     s.add_argument("--stop", action="store_true", help="stop the server started from this data dir")
+
+    s = with_dir(sub.add_parser("faults", help="show (or --set/--clear) a running server's fault rules"))
+    g = s.add_mutually_exclusive_group()
+    g.add_argument("--set", type=_faults_arg, default=None, metavar="JSON", help="replace the rules")
+    g.add_argument("--clear", action="store_true", help="remove every rule")
+    s = with_dir(sub.add_parser("counters", help="show (or --reset) a running server's request counters"))
+    s.add_argument("--reset", action="store_true", help="reset them to zero")
 
     s = sub.add_parser("approve", help="log in and approve an authorize URL; prints the callback URL")
     s.add_argument("--url", required=True, help="majora-lite base URL")
@@ -186,6 +212,18 @@ def run_setup(spec: dict) -> dict:
         s = spec["seed"] or {}
         anchor = dt.date.fromisoformat(s["anchor"]) if s.get("anchor") else None
         out["seed"] = seed.seed(int(s.get("biosamples", 200)), int(s.get("seed", 1)), anchor)
+    if spec.get("bulk_seed") is not None:
+        from majora_lite.ops.bulk_seed import bulk_seed
+
+        b = spec["bulk_seed"]
+        out["bulk_seed"] = bulk_seed(
+            int(b.get("biosamples", 0)),
+            int(b.get("pags", 0)),
+            orphan_pags=int(b.get("orphan_pags", 0)),
+            seed_value=int(b.get("seed", 1)),
+            anchor=dt.date.fromisoformat(b["anchor"]) if b.get("anchor") else None,
+            prefix=str(b.get("prefix", "")),
+        )
     out["users"] = [
         admin.add_user(
             u["username"],
@@ -224,6 +262,26 @@ def run_setup(spec: dict) -> dict:
 
         out["nodes"] = [files.add_node(n["name"], n.get("paths", [])) for n in spec["nodes"]]
     return out
+
+
+def _admin_call(args: argparse.Namespace) -> int:
+    """``faults`` / ``counters``: the running server's ``/_lite/*`` endpoints, with its admin secret."""
+    from majora_lite.ops.lite_admin import LiteAdminError, call
+
+    try:
+        if args.cmd == "faults":
+            if args.set is not None:
+                out = call(args.data_dir, "POST", "faults", args.set)
+            else:
+                out = call(args.data_dir, "DELETE" if args.clear else "GET", "faults")
+        else:
+            out = call(args.data_dir, "POST" if args.reset else "GET",
+                       "counters/reset" if args.reset else "counters")
+    except LiteAdminError as exc:
+        print(f"majora-lite {args.cmd}: {exc}", file=sys.stderr)
+        return EX_UNAVAILABLE
+    _print(out)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -265,6 +323,9 @@ def _run(args: argparse.Namespace) -> int:
             return EX_USAGE
         return dev.run(args.data_dir, args.port, args.stop)
 
+    if args.cmd in ("faults", "counters"):
+        return _admin_call(args)
+
     from majora_lite.server import settings
 
     opts = settings.ServerOptions()
@@ -284,6 +345,8 @@ def _run(args: argparse.Namespace) -> int:
     try:
         data_dir = settings.configure(args.data_dir, opts)
         settings.migrate(data_dir)
+        if args.cmd == "start":
+            settings.admin_secret(data_dir)  # made (or checked) before serving, so errors name the file
     except OSError as exc:
         print(f"majora-lite: cannot use data directory {args.data_dir}: {exc.strerror}", file=sys.stderr)
         return EX_CONFIG
@@ -351,7 +414,26 @@ def _run(args: argparse.Namespace) -> int:
             except ValueError:
                 print("majora-lite: --anchor must be YYYY-MM-DD", file=sys.stderr)
                 return EX_USAGE
-            _print(seed(args.biosamples, args.seed, anchor))
+            if args.pags is None:
+                _print(seed(args.biosamples, args.seed, anchor))
+            else:
+                from majora_lite.ops.bulk_seed import bulk_seed
+
+                if not 0 <= args.orphan_pags <= args.pags <= args.biosamples:
+                    print(
+                        "majora-lite seed: need 0 <= --orphan-pags <= --pags <= --biosamples", file=sys.stderr
+                    )
+                    return EX_USAGE
+                _print(
+                    bulk_seed(
+                        args.biosamples,
+                        args.pags,
+                        orphan_pags=args.orphan_pags,
+                        seed_value=args.seed,
+                        anchor=anchor,
+                        prefix=args.prefix,
+                    )
+                )
         elif args.cmd == "setup":
             try:
                 spec = json.loads(sys.stdin.read() if args.spec == "-" else args.spec)

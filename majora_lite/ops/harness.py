@@ -197,6 +197,8 @@ class LiteServer:
                 data = json.loads(info.read_text())
                 if data.get("pid") == self.proc.pid:
                     self.url, self.port = data["url"], int(data["port"])
+                    # /_lite/* answers only requests carrying the secret the server wrote at start.
+                    self._http.headers.update(self.admin_headers())
                     return self
             except (OSError, ValueError):
                 pass
@@ -249,6 +251,15 @@ class LiteServer:
         from majora_lite.ops.approve import approve
 
         return approve(self._need_url(), username, password, authorize_url, data_dir=self.data_dir)
+
+    def admin_headers(self) -> dict[str, str]:
+        """The header ``/_lite/*`` requires (the data directory's ``admin_secret``), for raw requests."""
+        from majora_lite.ops.lite_admin import LiteAdminError, headers
+
+        try:
+            return headers(self.data_dir)
+        except LiteAdminError as exc:
+            raise LiteServerError(str(exc)) from None
 
     def set_faults(self, rules: list[dict]) -> list[dict]:
         r = self._http.post(self._need_url() + "_lite/faults", json=rules, timeout=10)

@@ -14,7 +14,7 @@ from waitress.channel import HTTPChannel
 from waitress.server import create_server
 from waitress.task import WSGITask
 
-from majora_lite.server.settings import DEFAULT_MAX_ACTIVE, MAX_BODY_BYTES
+from majora_lite.server.settings import DEFAULT_MAX_ACTIVE, MAX_BODY_BYTES, admin_secret
 from majora_lite.server.wsgi import DropConnection, LiteApp
 
 log = logging.getLogger("majora_lite")
@@ -64,7 +64,7 @@ def serve(data_dir: Path, host: str, port: int, threads: int, max_active: int = 
 
     from majora_lite.api import tasks
 
-    app = LiteApp(get_wsgi_application(), max_active=max_active)
+    app = LiteApp(get_wsgi_application(), max_active=max_active, admin_secret=admin_secret(data_dir))
     server = create_server(
         app,
         host=host,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import os
 import secrets
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,9 +73,14 @@ def make_private(data: Path) -> None:
             pass
 
 
-def _secret_key(data_dir: Path) -> str:
-    """A per-data-dir secret key, created once (0600) so sessions survive restarts."""
-    path = data_dir / "secret_key"
+#: File in the data directory holding the secret the ``/_lite/*`` admin endpoints require.
+ADMIN_SECRET_FILE = "admin_secret"
+#: The request header that carries it.
+ADMIN_HEADER = "X-Majora-Lite-Admin"
+
+
+def _private_secret(path: Path) -> str:
+    """The secret in ``path``, created once (0600, first writer wins) if missing."""
     try:
         return path.read_text().strip()
     except FileNotFoundError:
@@ -90,6 +97,28 @@ def _secret_key(data_dir: Path) -> str:
     finally:
         tmp.unlink(missing_ok=True)
     return path.read_text().strip()
+
+
+def _secret_key(data_dir: Path) -> str:
+    """A per-data-dir secret key, created once (0600) so sessions survive restarts."""
+    return _private_secret(data_dir / "secret_key")
+
+
+def admin_secret(data_dir: Path) -> str:
+    """The per-server secret of the ``/_lite/*`` admin endpoints (``<data dir>/admin_secret``, 0600).
+
+    Loopback alone admits every local user; the file's mode admits only the server's owner (and root).
+    A file another user could have planted or can read is refused (PermissionError): it would hand them
+    the fault switches and the counters.
+    """
+    path = data_dir / ADMIN_SECRET_FILE
+    value = _private_secret(path)
+    st = os.lstat(path)
+    if st.st_uid != os.getuid() or st.st_mode & 0o077 or not stat.S_ISREG(st.st_mode):
+        raise PermissionError(errno.EPERM, f"{path} must be a regular file of yours with mode 600 "
+                              f"(it is {stat.S_IMODE(st.st_mode):o}, uid {st.st_uid}); remove it and start "
+                              "again to make a new one")
+    return value
 
 
 def oauth2_provider_settings(opts: ServerOptions) -> dict:
@@ -149,7 +178,9 @@ def configure(data_dir: str | os.PathLike, opts: ServerOptions | None = None) ->
             "majora_lite.web.middleware.BearerTokenMiddleware",
             "django.middleware.clickjacking.XFrameOptionsMiddleware",
         ],
-        APPEND_SLASH=False,
+        # As deployed Majora (Django's default): a request without the trailing slash to a path that
+        # exists with one answers 301 to it, with an empty body (a POST too: DEBUG is off).
+        APPEND_SLASH=True,
         ROOT_URLCONF="majora_lite.server.urls",
         DATABASES={
             "default": {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import io
 import ipaddress
 import json
@@ -13,7 +14,7 @@ from urllib.parse import parse_qs
 
 from majora_lite.api.state import COUNTERS, REQUEST
 from majora_lite.server.faults import FAULTS, FaultRuleError
-from majora_lite.server.settings import DEFAULT_MAX_ACTIVE, MAX_BODY_BYTES
+from majora_lite.server.settings import ADMIN_HEADER, ADMIN_SECRET_FILE, DEFAULT_MAX_ACTIVE, MAX_BODY_BYTES
 
 log = logging.getLogger("majora_lite.http")
 _SLASHES = re.compile(r"/{2,}")
@@ -79,8 +80,10 @@ class LiteApp:
     outside the limit, so a slow or faulted request never holds a slot while it sleeps.
     """
 
-    def __init__(self, inner, max_active: int = DEFAULT_MAX_ACTIVE) -> None:
+    def __init__(self, inner, max_active: int = DEFAULT_MAX_ACTIVE, admin_secret: str | None = None) -> None:
         self.inner = inner
+        #: Required on ``/_lite/*`` (``X-Majora-Lite-Admin``); None refuses every admin request.
+        self.admin_secret = admin_secret
         self._active = threading.BoundedSemaphore(max_active)
 
     def _django(self, environ, start_response):
@@ -158,6 +161,15 @@ class LiteApp:
         if not _is_loopback(environ):
             return _json_response(
                 start_response, 403, {"detail": "majora-lite admin endpoints are loopback-only"}
+            )
+        # Loopback is every local account: the secret in the data directory (0600) tells the server's
+        # owner apart from another user on the machine.
+        sent = environ.get("HTTP_" + ADMIN_HEADER.upper().replace("-", "_"), "")
+        if not self.admin_secret or not hmac.compare_digest(sent.encode(), self.admin_secret.encode()):
+            return _json_response(
+                start_response, 403,
+                {"detail": f"majora-lite admin endpoints need the {ADMIN_HEADER} header holding the "
+                           f"contents of {ADMIN_SECRET_FILE} in the server's data directory"},
             )
         from majora_lite.web.middleware import admin_refusal  # needs Django configured
 

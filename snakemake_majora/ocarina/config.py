@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..config import Settings, load_settings
+from ..config import Settings, load_settings, ocarina_sections
 from ..errors import ConfigError
 
 #: Ocarina's own switches, read from its configuration (``OCARINA_NO_BANNER``, ``OCARINA_QUIET``).
@@ -47,20 +47,20 @@ def config_path(env: dict[str, str]) -> Path:
     return Path(env.get("OCARINA_CONF_FILE") or Path.home() / ".ocarina").expanduser()
 
 
-def _switches(data: dict[str, Any], profile: str | None) -> dict[str, Any]:
+def _switches(data: dict[str, Any], path: Path, profile: str | None) -> dict[str, Any]:
     # The ffurf precedence Ocarina uses: root keys, then "default", then "profile.<name>".
-    merged = {k: data[k] for k in _SWITCHES if k in data}
-    for layer in (data.get("default"), (data.get("profile") or {}).get(profile) if profile else None):
-        if isinstance(layer, dict):
-            merged.update({k: layer[k] for k in _SWITCHES if k in layer})
+    merged: dict[str, Any] = {}
+    for layer in ocarina_sections(data, path, profile):
+        merged.update({k: layer[k] for k in _SWITCHES if k in layer})
     return merged
 
 
-def _flag(value: Any, key: str) -> bool:
+def _flag(value: Any, key: str, path: Path | None) -> bool:
     try:
         return int(value or 0) != 0
     except (TypeError, ValueError):
-        raise ConfigError(f"{key} must be a whole number (0 or 1), not {value!r}") from None
+        where = path or "the environment"
+        raise ConfigError(f"{key} in {where} must be a whole number (0 or 1), not {value!r:.40}") from None
 
 
 def load(use_env: bool, profile: str | None, oauth: bool) -> OcarinaConfig:
@@ -88,13 +88,14 @@ def load(use_env: bool, profile: str | None, oauth: bool) -> OcarinaConfig:
                 data = json.loads(path.read_text() or "{}")
             except (OSError, ValueError):
                 raise ConfigError(f"{path} does not appear to be valid JSON; fix the file") from None
-            if isinstance(data, dict):
-                switches = _switches(data, profile)
+            if not isinstance(data, dict):
+                raise ConfigError(f"{path} must hold a JSON object; fix the file")
+            switches = _switches(data, path, profile)
     overrides: dict[str, Any] = {}
     if oauth:
         # --oauth means OAuth even when MAJORA_TOKEN holds an API key.
         overrides["api_key"] = "OAUTH"
     settings = load_settings(profile=profile, env=env, **overrides)
     return OcarinaConfig(settings=settings, path=path,
-                         no_banner=_flag(switches.get("OCARINA_NO_BANNER"), "OCARINA_NO_BANNER"),
-                         quiet=_flag(switches.get("OCARINA_QUIET"), "OCARINA_QUIET"))
+                         no_banner=_flag(switches.get("OCARINA_NO_BANNER"), "OCARINA_NO_BANNER", path),
+                         quiet=_flag(switches.get("OCARINA_QUIET"), "OCARINA_QUIET", path))

@@ -107,6 +107,19 @@ RESULTS = config["results"].rstrip("/")
 LAB_QC = config["lab_qc"]
 PUBLISH = config["publish"]
 MAJORA = config["majora"]
+# The scopes the publish jobs use beyond snakemake-majora's default ones (file/add, meta/qc/add). The
+# onstart preflight() checks that the stored grant has them, so a grant without them stops the run before
+# any job (rather than in every publish job, after the resolve step).
+PUBLISH_SCOPES = (
+    [
+        "majora2.add_digitalresourceartifact",
+        "majora2.change_digitalresourceartifact",
+        "majora2.add_pagqualityreport",
+        "majora2.change_pagqualityreport",
+    ]
+    if PUBLISH["enabled"]
+    else []
+)
 # A run batch publishes under its own run; otherwise the configured run of the lab's consensus files.
 PUBLISH_RUN = BATCH.get("run_name") or PUBLISH.get("run_name")
 if PUBLISH["enabled"] and "{run}" in PUBLISH["publish_group"] and not PUBLISH_RUN:

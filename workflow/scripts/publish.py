@@ -8,7 +8,8 @@
    each number comes from);
 3. ``meta/qc/add``: Majora evaluates the configured QC test on the PAG with its loaded rules.
 
-Majora's outcome of the test is read back once per batch (``majora_qc.py``). Used by the ``publish``
+Majora's outcome of the test is read back once per batch (``majora_qc.py``), for the PAGs published
+around the ``published_on`` days this records. Used by the ``publish``
 rule (``script:``); each job is its own process and every call passes the shared token gate.
 """
 
@@ -16,6 +17,7 @@ rule (``script:``); each job is its own process and every call passes the shared
 import csv
 import json
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -126,6 +128,9 @@ def main(smk: Any) -> None:
         "current_hash": body["current_hash"], "current_size": body["current_size"], "metrics": metrics,
         "qc_test": p.qc_test, "qc_version": p.qc_version,
         "new": [n[0] for n in added.get("new") or []], "metrics_updated": len(pushed.get("updated") or []),
+        # The (UTC) day of the file/add: Majora dates a new PAG by it, and the QC read-back asks for
+        # PAGs published around these days only (majora_qc.py).
+        "published_on": datetime.now(UTC).date().isoformat(),
         # "MAG not found from hard path": the file is kept outside any directory group, as on Majora.
         "majora_notes": notes,
     }
