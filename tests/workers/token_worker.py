@@ -6,7 +6,8 @@ Spec keys (all optional): ``barrier`` (wait for this file to appear), ``mode`` (
 ``pause_at`` (``after_lock`` | ``before_post`` | ``after_commit`` | ``before_rename``) with ``pause_file``,
 ``resume_file`` (after pausing, continue once this file appears instead of waiting to be killed),
 ``fake_host`` (report this hostname, so filelock cannot check the lease holder's liveness: another node),
-``clock_offset`` (seconds added to time.time), ``log_file`` (library logging at DEBUG to this file).
+``clock_offset`` (seconds added to time.time), ``post_delay`` (seconds before each refresh request
+leaves, after every check), ``log_file`` (library logging at DEBUG to this file).
 Prints one JSON line: ``{"ok", "fail", "errors", "generations"}``.
 """
 
@@ -80,6 +81,17 @@ elif phase == "after_commit":
     oauth.post_refresh_once = _after_commit
 elif phase == "before_rename":
     store._replace = lambda tmp, dest: _pause()
+
+if spec.get("post_delay"):
+    # The token endpoint's round trip, as on a real network: the refresh request leaves this long after
+    # the last check of the store, so that processes racing without the lock overlap on every machine.
+    _orig_delayed = oauth.post_refresh_once
+
+    def _delayed_post(*a, **k):
+        time.sleep(float(spec["post_delay"]))
+        return _orig_delayed(*a, **k)
+
+    oauth.post_refresh_once = _delayed_post
 
 barrier = spec.get("barrier")
 if barrier:
