@@ -80,6 +80,28 @@ def _sample(
     }
 
 
+def consensus_metrics(rng: random.Random, good: bool, masked: float) -> dict:
+    """The `sequence` and `mapping` metrics of a seeded consensus (a good one or a failing one); the seed
+    and the bulk plan share them, drawing from ``rng`` in the same order."""
+    return {
+        "sequence": {
+            "num_seqs": 1,
+            "num_bases": 29903,
+            "pc_acgt": round(100 - masked, 2),
+            "pc_masked": masked,
+            "pc_invalid": 0.0,
+            "longest_gap": rng.randint(0, 400) if good else rng.randint(5000, 20000),
+            "longest_ungap": rng.randint(20000, 29903) if good else rng.randint(500, 9000),
+        },
+        "mapping": {
+            "num_pos": 29903,
+            "mean_cov": round(rng.uniform(200, 2000), 1) if good else round(rng.uniform(1, 9), 1),
+            "pc_pos_cov_gte10": round(rng.uniform(95, 100), 2) if good else round(rng.uniform(5, 45), 2),
+            "pc_pos_cov_gte20": round(rng.uniform(93, 100), 2) if good else round(rng.uniform(2, 40), 2),
+        },
+    }
+
+
 def _file(sample: dict, run_name: str, rng: random.Random) -> dict:
     code, csid = sample["site"], sample["central_sample_id"]
     pname = f"COG-UK/{csid}/{code}:{run_name}"
@@ -100,23 +122,7 @@ def _file(sample: dict, run_name: str, rng: random.Random) -> dict:
         **PIPELINE,
         "publish_group": pname,
         "metadata": {"sequencing": {"platform": "ILLUMINA"}},
-        "metrics": {
-            "sequence": {
-                "num_seqs": 1,
-                "num_bases": 29903,
-                "pc_acgt": round(100 - masked, 2),
-                "pc_masked": masked,
-                "pc_invalid": 0.0,
-                "longest_gap": rng.randint(0, 400) if good else rng.randint(5000, 20000),
-                "longest_ungap": rng.randint(20000, 29903) if good else rng.randint(500, 9000),
-            },
-            "mapping": {
-                "num_pos": 29903,
-                "mean_cov": round(rng.uniform(200, 2000), 1) if good else round(rng.uniform(1, 9), 1),
-                "pc_pos_cov_gte10": round(rng.uniform(95, 100), 2) if good else round(rng.uniform(5, 45), 2),
-                "pc_pos_cov_gte20": round(rng.uniform(93, 100), 2) if good else round(rng.uniform(2, 40), 2),
-            },
-        },
+        "metrics": consensus_metrics(rng, good, masked),
     }
 
 

@@ -15,6 +15,7 @@ from majora_lite.api import dataviews, files, metrics, qc, tags
 from majora_lite.majora2 import models
 from majora_lite.ops import dataview_defs, qc_defs
 from majora_lite.ops.admin import get_org, shipped_data
+from majora_lite.ops.bulk_plan import consensus_metrics
 
 SITES = [
     ("BIRM", "UK-ENG", "BIRMINGHAM"),
@@ -89,27 +90,7 @@ def _publish_consensus(
     tags.set_metadata(fasta, {"sequencing": {"platform": "ILLUMINA"}}, api_o)
     good = rng.random() < 0.85
     masked = round(rng.uniform(0.1, 5), 2) if good else round(rng.uniform(51, 90), 2)
-    metrics.add_artifact_metrics(
-        fasta,
-        {
-            "sequence": {
-                "num_seqs": 1,
-                "num_bases": 29903,
-                "pc_acgt": round(100 - masked, 2),
-                "pc_masked": masked,
-                "pc_invalid": 0.0,
-                "longest_gap": rng.randint(0, 400) if good else rng.randint(5000, 20000),
-                "longest_ungap": rng.randint(20000, 29903) if good else rng.randint(500, 9000),
-            },
-            "mapping": {
-                "num_pos": 29903,
-                "mean_cov": round(rng.uniform(200, 2000), 1) if good else round(rng.uniform(1, 9), 1),
-                "pc_pos_cov_gte10": round(rng.uniform(95, 100), 2) if good else round(rng.uniform(5, 45), 2),
-                "pc_pos_cov_gte20": round(rng.uniform(93, 100), 2) if good else round(rng.uniform(2, 40), 2),
-            },
-        },
-        api_o,
-    )
+    metrics.add_artifact_metrics(fasta, consensus_metrics(rng, good, masked), api_o)
     pag = models.PublishedArtifactGroup.objects.get(published_name=pname, is_latest=True)
     passed = None
     for family in families:
