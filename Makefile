@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: venv test test-lowest lint demo bench clean conformance
+.PHONY: venv test test-lanes test-all test-lowest lint demo bench clean conformance
 
 # One .venv for both: `make demo` installs only what the demo runs (the server and workflow extras);
 # `make test` (and `make venv`) adds the dev extra. Either order works: each step has its own stamp, and
@@ -24,7 +24,22 @@ $(VENV)/.demo-installed: pyproject.toml | $(VENV)/bin/python
 lint: venv
 	$(VENV)/bin/ruff check .
 
+# The long lanes (pytest markers registered in pyproject.toml): a real SLURM cluster, a real browser
+# (both apt-install their packages on a fresh machine) and the cluster-generic simulations. `make test`
+# deselects them to fit CI's 20-minute budget on 2 cores and says so at the end of the run (tests/lanes.py);
+# `make test-lanes` runs only them, `make test-all` everything.
+LANES := slurm browser cluster
+empty :=
+LANE_EXPR := $(subst $(empty) $(empty), or ,$(LANES))
+
 test: venv lint
+	@echo "make test: the lanes $(LANES) are deselected; make test-lanes runs them, make test-all everything."
+	$(PY) -m pytest -m "not ($(LANE_EXPR))"
+
+test-lanes: venv
+	$(PY) -m pytest -m "$(LANE_EXPR)"
+
+test-all: venv lint
 	$(PY) -m pytest
 
 # The lowest Snakemake and plugin interfaces pyproject.toml allows (tests/constraints-lowest.txt), in a

@@ -30,6 +30,9 @@ from majora_lite.ops.harness import LiteServer
 ROOT = Path(__file__).resolve().parents[1]
 WAIT = 30.0
 
+# The browser lane: not in `make test` (see the Makefile), run with `make test-lanes`.
+pytestmark = pytest.mark.browser
+
 
 @pytest.fixture
 def chrome(tmp_path):

@@ -3,8 +3,11 @@ share `.venv` in either order (checked with `make -n` on a copy of the Makefile:
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
+import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -47,3 +50,40 @@ def test_test_first_then_demo_installs_nothing_more(tmp_path):
     _made(d, ".installed", ".demo-installed")  # the full install stamps both
     demo = plan(d, "demo")
     assert "pip install" not in demo and "-m snakemake_majora.demo" in demo
+
+
+def _lane_expr(plan_text: str, target: str) -> str:
+    line = next(ln for ln in plan_text.splitlines() if "-m pytest" in ln)
+    match = re.search(r' -m "([^"]*)"', line)
+    assert match, f"`make {target}` runs pytest without a marker expression: {line}"
+    return match.group(1)
+
+
+def test_make_test_deselects_exactly_the_registered_lanes_and_test_lanes_runs_them(tmp_path):
+    """The lanes `make test` leaves out are the markers pyproject.toml registers for them (and that
+    tests/lanes.py reports), `make test-lanes` selects those, and `make test-all` selects everything."""
+    from lanes import LANES
+
+    registered = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
+    names = {m.split(":", 1)[0].strip() for m in registered["markers"]}
+    assert set(LANES) <= names and "--strict-markers" in registered["addopts"]
+    d = _copy(tmp_path)
+    _made(d, ".installed", ".demo-installed")
+    expected = " or ".join(LANES)
+    test = plan(d, "test")
+    assert _lane_expr(test, "test") == f"not ({expected})"
+    assert "make test-lanes" in test  # the one-line hint before the run
+    assert _lane_expr(plan(d, "test-lanes"), "test-lanes") == expected
+    everything = [ln for ln in plan(d, "test-all").splitlines() if "-m pytest" in ln]
+    assert everything and " -m " not in everything[0].split("-m pytest", 1)[1]
+    readme = (ROOT / "README.md").read_text()
+    assert "make test-lanes" in readme and "make test-all" in readme
+    assert all(f"`{lane}`" in readme for lane in LANES)
+
+
+def test_a_run_that_deselects_a_lane_says_so_at_its_end():
+    proc = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
+                           "-m", "not cluster", "tests/test_plugin_cluster.py"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120, check=False)
+    said = "NOT RUN: the lanes cluster (2 tests) were deselected; `make test-lanes` runs them"
+    assert said in proc.stdout, proc.stdout[-2000:]

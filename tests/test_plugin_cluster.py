@@ -7,6 +7,7 @@ import json
 import math
 import time
 
+import pytest
 from fixtures_plugin import (
     assert_no_secrets,
     existing_samples,
@@ -17,6 +18,9 @@ from fixtures_plugin import (
 )
 
 LIFETIME = 20
+
+# The cluster lane: not in `make test` (see the Makefile), run with `make test-lanes`.
+pytestmark = pytest.mark.cluster
 
 SUBMIT = """#!/bin/bash
 # cluster-generic submit command: run the jobscript detached, print a job id

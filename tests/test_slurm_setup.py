@@ -20,6 +20,9 @@ from cluster.slurm import slurm_down, slurm_up
 
 RUN_MUNGE = Path("/run/munge")
 
+# The slurm lane: not in `make test` (see the Makefile), run with `make test-lanes`.
+pytestmark = pytest.mark.slurm
+
 
 def _foreign_munged() -> bool:
     """A munged that slurm-up.sh did not start (a real installation's): never pulled out from under it."""

@@ -29,6 +29,9 @@ TOKEN_LIFETIME = 10  # seconds: several expiries while the cluster jobs run
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 KILL_AFTER = 240  # seconds; a healthy run here takes well under a minute
 
+# The slurm lane: not in `make test` (see the Makefile), run with `make test-lanes`.
+pytestmark = pytest.mark.slurm
+
 
 @pytest.fixture(scope="module")
 def slurm_cluster() -> Iterator[Cluster]:
