@@ -14,9 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
 import struct
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -137,15 +135,12 @@ def test_person_logs_in_approves_and_the_callback_completes_login(chrome, person
     assert store["access_token"] not in done.stdout + done.stderr + status.stdout + status.stderr
 
 
-@pytest.fixture(scope="module")
-def demo_report(tmp_path_factory) -> Path:
-    """The demo run once (majora-lite, real login, the workflow, `--report`), as `make demo` does."""
-    state = tmp_path_factory.mktemp("demo") / "demo-run"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MAJORA_", "SNAKEMAKE_MAJORA_"))}
-    proc = subprocess.run([sys.executable, "-m", "snakemake_majora.demo", "--dir", str(state)], cwd=ROOT,
-                          env=env, capture_output=True, text=True, timeout=600, check=False)
+@pytest.fixture
+def demo_report(demo_run) -> Path:
+    """The demo's report (the session's one demo run: majora-lite, real login, the workflow, `--report`)."""
+    proc = demo_run.first
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
-    report = state / "report.html"
+    report = demo_run.state / "report.html"
     assert report.stat().st_size > 0
     return report
 

@@ -3,25 +3,13 @@
 from __future__ import annotations
 
 import csv
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from fixtures_demo import demo
 
 
-def demo(state: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MAJORA_", "SNAKEMAKE_MAJORA_"))}
-    return subprocess.run([sys.executable, "-m", "snakemake_majora.demo", "--dir", str(state),
-                           "--token-lifetime", "6"], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=300, check=False)
-
-
-def test_demo_runs_logs_in_refreshes_and_is_idempotent(tmp_path: Path) -> None:
-    state = tmp_path / "demo-run"
-    first = demo(state)
+def test_demo_runs_logs_in_refreshes_and_is_idempotent(demo_run) -> None:
+    state, first = demo_run.state, demo_run.first
     out = first.stdout + first.stderr
     assert first.returncode == 0, out[-4000:]
     assert "login: `snakemake-majora login --callback-url` stored the token" in out
