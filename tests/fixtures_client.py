@@ -145,14 +145,24 @@ def majora_home(lite, tmp_path):
     return MajoraHome(lite, tmp_path)
 
 
-@pytest.fixture(scope="module")
-def strict_lite(tmp_path_factory):
-    """A majora-lite with reuse protection (a duplicate refresh revokes the whole token family)."""
+@pytest.fixture(scope="session")
+def strict_lite_server(tmp_path_factory):
+    """The one strict majora-lite of the session (ten modules use it: one start instead of ten)."""
     handle = start_lite(tmp_path_factory.mktemp("lite-strict"), biosamples=10, strict=True)
     try:
         yield handle
     finally:
         handle.server.stop()
+
+
+@pytest.fixture(scope="module")
+def strict_lite(strict_lite_server):
+    """A majora-lite with reuse protection (a duplicate refresh revokes the whole token family), as each
+    module found its own: no faults and counters at zero when the module starts. Token families are per
+    home, so what one module's negative controls revoke never touches another's."""
+    strict_lite_server.clear_faults()
+    strict_lite_server.reset_counters()
+    return strict_lite_server
 
 
 @pytest.fixture

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+__all__ = ["demo_run"]
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
