@@ -120,6 +120,9 @@ class BiosampleArtifact(MajoraArtifact):
 
     class Meta:
         permissions = []
+        # Majora's anonymous_sample_id is unique, so indexed; here only indexed: the API checks that an id
+        # is not taken before saving, with Majora's messages.
+        indexes = [models.Index(fields=["anonymous_sample_id"], name="majora2_bsa_anonymous_id")]
 
 
 class LibraryArtifact(MajoraArtifact):
@@ -239,6 +242,12 @@ class DigitalResourceArtifact(MajoraArtifact):
         AbstractBioinformaticsProcess, null=True, on_delete=models.SET_NULL, related_name="outputs"
     )
 
+    class Meta:
+        # Not in Majora: ``meta/metric/add`` by ``artifact_path`` finds a file by its path, a scan of every
+        # file without this index (0.3 s a request at 100,000 PAGs). An index, not ``db_index=True``: on
+        # SQLite that would copy the table to migrate an existing data directory.
+        indexes = [models.Index(fields=["current_path"], name="majora2_dra_current_path")]
+
 
 class ArtifactProcessRecord(models.Model):
     """One input of a process for one output (Majora's MajoraArtifactProcessRecord), with its bridge."""
@@ -310,6 +319,9 @@ class PAGQualityReport(models.Model):
     last_updated = models.DateTimeField(null=True)
 
     class Meta:
+        # No index on test_name alone (Majora's foreign key to the test group has one): with it, SQLite
+        # answers the PAG listings' join from every report of the test (0.3 s at 100,000 PAGs) instead of
+        # from the PAGs (0.03 s with a published_date window).
         unique_together = [("pag", "test_name")]
 
 
