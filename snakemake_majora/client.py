@@ -71,6 +71,13 @@ TASK_GET = "api/v2/majora/task/get/"
 MDV_GET = "api/v3/mdv/"
 
 
+def spooled_file(answer: Any) -> str | None:
+    """The task file of an answer a ``spool=True`` call left on disk, else None (the answer itself)."""
+    if isinstance(answer, dict) and isinstance(answer.get("spooled"), str):
+        return answer["spooled"]
+    return None
+
+
 class _Retryable(Exception):
     def __init__(self, what: str, retry_after: float = 0.0, status: int | None = None,
                  response: requests.Response | None = None) -> None:
@@ -455,9 +462,13 @@ class MajoraClient:
             return {}
         return self._request(BIOSAMPLE_VALIDITY, {"biosamples": ids}).get("result") or {}
 
-    def get_sequencing(self, run_names: list[str]) -> dict[str, dict[str, Any]]:
+    def get_sequencing(self, run_names: list[str], spool: bool = False) -> dict[str, Any]:
         """Runs by name (names Majora does not know are left out); ``["*"]`` fetches all runs through an
-        async task, which needs the account's ``majora2.can_wildcard_sequencing_runs`` permission."""
+        async task, which needs the account's ``majora2.can_wildcard_sequencing_runs`` permission.
+
+        ``spool`` (``["*"]`` only): a large answer stays in its task file and the return value is its
+        envelope, ``spooled`` (the file, a str) and no runs; tell it from runs with :func:`spooled_file`
+        (a run may be named "spooled", but its value is never a str)."""
 
         def start() -> dict[str, Any]:
             return self._request(SEQUENCING_GET, {"run_name": list(run_names)})
@@ -472,7 +483,9 @@ class MajoraClient:
                 "administrator for it, or name the runs."
             )
         if data.get("tasks"):
-            result = self._task_of(data, "sequencing/get", start)
+            result = self._task_of(data, "sequencing/get", start, spool=spool)
+            if spooled_file(result) is not None:
+                return result
             return (result.get("get") or {}).get("result") or {}
         return data.get("get") or {}
 
