@@ -6,6 +6,7 @@ import argparse
 import csv
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -186,6 +187,27 @@ def _emit(a: argparse.Namespace, data: Any) -> None:
         sys.stdout.write(text)
 
 
+def _emit_runs(a: argparse.Namespace, answer: Path) -> None:
+    """:func:`_emit` for every run of a spooled ``sequencing/get '*'`` answer: the same bytes, written
+    run by run from the task file rather than held in memory."""
+    from .spool import write_runs
+
+    if getattr(a, "output", None):
+        from .store import atomic_write_with
+
+        def fill(fd: int) -> None:
+            with os.fdopen(fd, "wb", closefd=False) as fh:
+                write_runs(answer, fh, indent=2, ensure_ascii=True)
+
+        atomic_write_with(Path(a.output), fill, 0o644)
+        if not a.quiet:
+            print(f"{PROG}: wrote {a.output}", file=sys.stderr)
+    else:
+        sys.stdout.flush()
+        write_runs(answer, sys.stdout.buffer, indent=2, ensure_ascii=True)
+        sys.stdout.buffer.flush()
+
+
 def _read_records(path: str) -> list[dict[str, Any]]:
     p = Path(path)
     try:
@@ -294,6 +316,8 @@ def cmd_token(a: argparse.Namespace) -> int:
 
 
 def cmd_get(a: argparse.Namespace) -> int:
+    from .client import spooled_file
+
     c = _client(a)
     try:
         if a.what == "biosample":
@@ -305,7 +329,11 @@ def cmd_get(a: argparse.Namespace) -> int:
         elif a.what == "validity":
             data = c.biosample_validity(a.ids)
         elif a.what == "sequencing":
-            data = c.get_sequencing(a.runs)
+            # Every run ('*') may be hundreds of MB: a large answer is written out from its task file.
+            data = c.get_sequencing(a.runs, spool=list(a.runs) == ["*"])
+            if spooled_file(data) is not None:
+                _emit_runs(a, Path(data["spooled"]))
+                return 0
             missing = [r for r in a.runs if r != "*" and r not in data]
             if missing and not data:
                 raise NotFoundError(f"sequencing run {', '.join(missing)} not found on Majora")

@@ -61,7 +61,7 @@ def render(query: Query, payload: Any) -> Record:
 
 def render_spooled(query: Query, answer: dict[str, Any], spool_dir: Path) -> Record:
     """The canonical local bytes of a spooled task answer, written to a file in ``spool_dir`` item by
-    item (the listing is never held whole)."""
+    item (the listing is never held whole; every run's is sorted by name through a scratch file)."""
     from .spool import write_canonical  # lazy: ijson only where listings are fetched
 
     spool_dir.mkdir(parents=True, exist_ok=True)
@@ -91,12 +91,15 @@ def _flag(value: str | None) -> bool | None:
 
 def call_client(client: Any, query: Query, spool: bool = False) -> Any:
     """Ask Majora for ``query`` through the client; None if the record does not exist. ``spool``: a large
-    listing (PAGs, dataview) comes back as its spooled task answer (``{"spooled": file, ...}``)."""
+    listing (PAGs, dataview, every run) comes back as its spooled task answer (``{"spooled": file, ...}``,
+    see :func:`snakemake_majora.client.spooled_file`)."""
     from .errors import NotFoundError  # lazy: keeps the discovery shim import cheap
 
     try:
         if query.kind == "biosample":
             return client.get_biosample(query.key)
+        if query.kind == "sequencing" and not query.key:  # every run: Majora's '*'
+            return client.get_sequencing(["*"], spool=True) if spool else client.get_sequencing(["*"])
         if query.kind == "sequencing":
             runs = client.get_sequencing([query.key])
             return runs.get(query.key) if isinstance(runs, dict) else None
@@ -186,7 +189,9 @@ class RecordFetcher:
         payload = call_client(client, query, spool=self.spool_dir is not None)
         if payload is None:
             return None
-        if isinstance(payload, dict) and payload.get("spooled") and self.spool_dir is not None:
+        # Every run's answer is keyed by run name: only a str "spooled" (a file) marks a spooled answer.
+        spooled = isinstance(payload, dict) and isinstance(payload.get("spooled"), str)
+        if spooled and self.spool_dir is not None:
             rec = render_spooled(query, payload, self.spool_dir)
         else:
             rec = render(query, payload)

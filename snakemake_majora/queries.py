@@ -4,6 +4,7 @@ One canonical form per record kind (documented in docs/plugin.md):
 
 - ``majora://biosample/<central_sample_id>``
 - ``majora://sequencing/<run_name>``
+- ``majora://sequencing`` (every run: Majora's ``'*'``, which needs ``can_wildcard_sequencing_runs``)
 - ``majora://dataview/<MDV_CODE>[.tsv]``
 - ``majora://pag/<qc_test_name>[.tsv][?<filter>=<value>&...]``
 - ``majora://summary[?gte_date=YYYY-MM-DD]``
@@ -51,10 +52,13 @@ PAG_FILTERS: dict[str, str] = {
 }
 PAG_MODES = ("pagfiles", "ena-assembly")
 SUMMARY_FILTERS: dict[str, str] = {"gte_date": "date"}
+#: The local copy's stem for ``majora://sequencing`` (every run); not a valid run name (see _IDENT).
+ALL_RUNS = "_all"
 
 VALID_FORMS = (
     "majora://biosample/<central_sample_id>, "
     "majora://sequencing/<run_name>, "
+    "majora://sequencing (every run), "
     "majora://dataview/<MDV_CODE>[.tsv], "
     "majora://pag/<qc_test_name>[.tsv][?pass=true&published_after=YYYY-MM-DD...] "
     f"(filters: {', '.join(PAG_FILTERS)}), "
@@ -71,7 +75,7 @@ class Query:
     """A parsed, concrete ``majora://`` query."""
 
     kind: str
-    key: str = ""  # sample id, run name, MDV code or QC test name; "" for summary
+    key: str = ""  # sample id, run name, MDV code or QC test name; "" for summary and every run
     params: tuple[tuple[str, str], ...] = ()  # canonical (sorted, normalised) filters
     table: bool = False  # ".tsv" suffix: write a table instead of JSON
 
@@ -86,6 +90,9 @@ class Query:
     def local_suffix(self) -> str:
         """Relative path of the local copy; unique per canonical query and safe as a file name."""
         ext = ".tsv" if self.table else ".json"
+        if self.kind == "sequencing" and not self.key:
+            # A run name starts with a letter or digit, so no run's copy can be named "_all".
+            return f"sequencing/{ALL_RUNS}{ext}"
         if self.kind in ("biosample", "sequencing", "dataview"):
             return f"{self.kind}/{self.key}{ext}"
         stem = ",".join(f"{k}={v}" for k, v in self.params) or "all"
@@ -176,8 +183,14 @@ def _parse(query: str, placeholders: bool = False) -> Query:
         if key:
             raise QueryError("summary takes no path, only ?gte_date=YYYY-MM-DD")
         return Query("summary", "", _parse_params(qs, SUMMARY_FILTERS, kind, placeholders))
+    if kind == "sequencing" and path == "sequencing":
+        # Every run (Majora's run_name ["*"]): no run name can be empty, so this form collides with none.
+        if qs:
+            raise QueryError("majora://sequencing (every run) takes no filters")
+        return Query("sequencing")
     if not key:
-        raise QueryError(f"missing the {kind} identifier")
+        every = " (majora://sequencing alone lists every run)" if kind == "sequencing" else ""
+        raise QueryError(f"missing the {kind} identifier{every}")
     if not _IDENT.fullmatch(key):
         raise QueryError(f"{kind} identifier {key!r} must be letters, digits and '._+-', without '/'")
     params = _parse_params(qs, PAG_FILTERS if kind == "pag" else {}, kind, placeholders)

@@ -132,6 +132,17 @@ def test_wildcard_without_permission_names_it(lite, tmp_path):
     assert res.returncode == 77, (res.returncode, res.stdout, res.stderr)
     assert "majora2.can_wildcard_sequencing_runs" in res.stderr and res.stdout == ""
     assert len(res.stderr.strip().splitlines()) == 1
+    # The plugin's majora://sequencing (every run) asks the same: the same refusal, not an empty listing.
+    from snakemake_majora.errors import AuthError
+    from snakemake_majora.fetch import RecordFetcher
+    from snakemake_majora.queries import parse
+
+    fetcher = RecordFetcher(lambda: MajoraClient(load_settings(env=home.env)), spool_dir=tmp_path / "spool")
+    try:
+        with pytest.raises(AuthError, match=r"lacks the permission majora2\.can_wildcard_sequencing_runs"):
+            fetcher.get(parse("majora://sequencing"))
+    finally:
+        fetcher.shutdown()
 
 
 def test_unknown_run_is_not_found(majora_home):

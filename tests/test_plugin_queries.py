@@ -10,6 +10,7 @@ VALID = [
     "majora://biosample/{sample}",
     "majora://biosample/{sample,[A-Z]+-\\d{3,5}}",
     "majora://sequencing/20200601_RUN",
+    "majora://sequencing",
     "majora://dataview/PHE1",
     "majora://dataview/{mdv}.tsv",
     "majora://pag/cog-uk-elan-minimal-qc",
@@ -31,6 +32,10 @@ INVALID = {
     "majora://biosample/X.json": "drop the '.json' suffix",
     "majora://biosample/X.tsv": "only available for dataview and pag",
     "majora://sequencing/R?pass=true": "sequencing queries take no filters",
+    "majora://sequencing/": "missing the sequencing identifier (majora://sequencing alone lists every run)",
+    "majora://sequencing/*": "must be letters",
+    "majora://sequencing?run_name=*": "majora://sequencing (every run) takes no filters",
+    "majora://sequencing.tsv": "unknown record kind",
     "majora://pag/t?colour=red": "unknown pag filter 'colour'",
     "majora://pag/t?pass=yes": "must be true or false",
     "majora://pag/t?pass": "has no value",
@@ -79,6 +84,11 @@ def test_local_suffixes_are_distinct_and_keep_wildcards():
     suffixes = {queries.parse(q).local_suffix for q in VALID if not queries.has_wildcards(q)}
     assert len(suffixes) == len([q for q in VALID if not queries.has_wildcards(q)])
     assert queries.parse("majora://summary").local_suffix == "summary/all.json"
+    every = queries.parse("majora://sequencing")
+    assert (every.kind, every.key, every.canonical) == ("sequencing", "", "majora://sequencing")
+    # No run's copy can have every run's name: run names start with a letter or digit.
+    assert every.local_suffix == "sequencing/_all.json"
+    assert queries.validate("majora://sequencing/_all") is not None
     assert queries.pattern_suffix("majora://biosample/{s,[A-Z]+}") == "biosample/{s,[A-Z]+}.json"
     assert queries.pattern_suffix("majora://pag/{t}?published_after={d}&pass=true") == (
         "pag/{t}/pass=true,published_after={d}.json"
