@@ -99,7 +99,7 @@ def call_client(client: Any, query: Query, spool: bool = False) -> Any:
         if query.kind == "biosample":
             return client.get_biosample(query.key)
         if query.kind == "sequencing" and not query.key:  # every run: Majora's '*'
-            return client.get_sequencing(["*"], spool=True) if spool else client.get_sequencing(["*"])
+            return client.get_sequencing(["*"], spool=spool)
         if query.kind == "sequencing":
             runs = client.get_sequencing([query.key])
             return runs.get(query.key) if isinstance(runs, dict) else None
@@ -189,9 +189,9 @@ class RecordFetcher:
         payload = call_client(client, query, spool=self.spool_dir is not None)
         if payload is None:
             return None
-        # Every run's answer is keyed by run name: only a str "spooled" (a file) marks a spooled answer.
-        spooled = isinstance(payload, dict) and isinstance(payload.get("spooled"), str)
-        if spooled and self.spool_dir is not None:
+        from .client import spooled_file  # lazy: the client is loaded by now, the shim stays cheap
+
+        if spooled_file(payload) is not None and self.spool_dir is not None:
             rec = render_spooled(query, payload, self.spool_dir)
         else:
             rec = render(query, payload)

@@ -50,7 +50,8 @@ def envelope(path: Path) -> dict[str, Any]:
 
     Majora writes ``task`` after the listing, so the whole answer is read; with ijson's C backend the
     parsing costs little, the Python loop over its events is what counts: ``basic_parse`` and a depth
-    counter do a third of the work of ``parse``'s prefixes (2.0 s -> 0.7 s on a 10,000-PAG listing)."""
+    counter do a fraction of the work of ``parse``'s prefixes (docs/benchmarks.md, "Where the listing
+    input's extra time went")."""
     out: dict[str, Any] = {}
     with open(path, "rb") as fh:
         depth, top, sub = 0, "", ""
